@@ -1,0 +1,223 @@
+"""Export a trained model as a TF Serving-ready, versioned SavedModel (plus a `.keras` for apps).
+
+    python -m keras_resnet.export SOURCE --export_dir=models/NAME [--version=N]
+        [--model_name=NAME] [--mean=FILE.npy|R,G,B] [--std=R,G,B] [--scale=1/255]
+        [--labels=FILE] [--crop_fraction=F]
+
+SOURCE is a training workdir (its `model.keras`, `config.json`, mean file and labels are used) or
+a bare `.keras` file (flags, else the defaults: pixels / 255, no mean, no labels).
+
+Layout written under EXPORT_DIR (a base path `tensorflow_model_server` serves as is):
+
+    <version>/                  SavedModel; signatures `serving_default` and `predict_images`
+    <version>/assets.extra/     tf_serving_warmup_requests, export_info.json
+    NAME-<version>.keras        raw 0-255 pixels in, probabilities out (preprocessing built in)
+    models.config  batching_parameters.txt  monitoring.config
+
+Signatures (names are fixed; see README "Serving"):
+    serving_default: image_bytes  string [N] (JPEG/PNG) -> probabilities float32 [N, C],
+                     classes int64 [N], class_names string [N] (only when labels are known)
+    predict_images:  images float32 [N, H, W, 3] (raw 0-255 pixels) -> the same outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from keras_resnet import export_assets
+from keras_resnet.export_preprocess import Preprocessing, from_workdir, load_labels, load_mean
+
+SERVING_DEFAULT = "serving_default"
+PREDICT_IMAGES = "predict_images"
+
+
+def next_version(export_dir: str) -> int:
+    """1 + the largest numeric version directory already there (1 for a new directory)."""
+    if not os.path.isdir(export_dir):
+        return 1
+    versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _serving_module(model, pre: Preprocessing):
+    import tensorflow as tf
+
+    from keras_resnet.export_preprocess import build_graph_fns
+
+    decode, normalize = build_graph_fns(pre)
+    labels = None if not pre.labels else tf.constant(pre.labels)
+
+    module = tf.Module()
+    module.model = model  # tracked, so the variables are saved with the graph
+
+    def outputs(images):
+        logits = tf.cast(model(normalize(images), training=False), tf.float32)
+        probabilities = tf.nn.softmax(logits, axis=-1)
+        classes = tf.argmax(logits, axis=-1, output_type=tf.int64)
+        result = {"probabilities": probabilities, "classes": classes}
+        if labels is not None:
+            result["class_names"] = tf.gather(labels, classes)
+        return result
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_bytes(image_bytes):
+        return outputs(decode(image_bytes))
+
+    image_spec = tf.TensorSpec([None, pre.height, pre.width, 3], tf.float32, name="images")
+
+    @tf.function(input_signature=[image_spec])
+    def predict_images(images):
+        return outputs(images)
+
+    module.serve_bytes = serve_bytes
+    module.predict_images = predict_images
+    return module, {SERVING_DEFAULT: serve_bytes, PREDICT_IMAGES: predict_images}
+
+
+def app_model(model, pre: Preprocessing):
+    """`model` wrapped to take raw 0-255 pixels and return probabilities, standard layers only."""
+    import keras
+    import numpy as np
+
+    inputs = keras.Input((pre.height, pre.width, 3), name="pixels")
+    x = keras.layers.Rescaling(pre.scale, name="rescale")(inputs)
+    if pre.mean is not None or pre.std is not None:
+        mean = np.zeros(3, np.float32) if pre.mean is None else pre.mean
+        std = np.ones(3, np.float32) if pre.std is None else pre.std
+        mean, std = np.broadcast_arrays(mean, std)
+        axis = -1 if mean.ndim == 1 else (1, 2, 3)
+        x = keras.layers.Normalization(axis=axis, mean=mean, variance=np.square(std), name="norm")(
+            x
+        )
+    x = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(model(x))
+    return keras.Model(inputs, x, name=f"{model.name}_app")
+
+
+def export_model(
+    model, export_dir: str, pre: Preprocessing, *, version=None, model_name=None, source=""
+) -> str:
+    """Writes version `version` (default: next) of `model` under `export_dir`; returns its path."""
+    import tensorflow as tf
+
+    export_dir = os.path.abspath(export_dir)
+    model_name = model_name or os.path.basename(export_dir.rstrip("/"))
+    version = next_version(export_dir) if version is None else int(version)
+    final = os.path.join(export_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(
+            f"Version {version} already exists at {final}; pick another --version."
+        )
+    os.makedirs(export_dir, exist_ok=True)
+    # Build in a hidden directory and rename: a polling server never sees a half-written version.
+    tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    module, signatures = _serving_module(model, pre)
+    tf.saved_model.save(module, tmp, signatures=signatures)
+    export_assets.write_warmup_requests(tmp, model_name, pre.height, pre.width)
+    info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
+    with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
+        json.dump(info, f, indent=2)
+    os.rename(tmp, final)
+
+    app_model(model, pre).save(os.path.join(export_dir, f"{model_name}-{version}.keras"))
+    export_assets.write_models_config(
+        os.path.join(export_dir, "models.config"), {model_name: export_dir}
+    )
+    export_assets.write_batching_parameters(os.path.join(export_dir, "batching_parameters.txt"))
+    export_assets.write_monitoring_config(os.path.join(export_dir, "monitoring.config"))
+    return final
+
+
+def load_source(source: str, args) -> tuple:
+    """(keras model, Preprocessing) from a workdir or a `.keras` file plus the flags."""
+    import keras
+
+    fields: dict = {}
+    if os.path.isdir(source):
+        path = os.path.join(source, "model.keras")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{source} is a directory without model.keras; train first.")
+        config_path = os.path.join(source, "config.json")
+        config = {}
+        if os.path.exists(config_path):
+            with open(config_path) as f:
+                config = json.load(f)
+        fields = from_workdir(source, config)
+    elif os.path.exists(source):
+        path = source
+    else:
+        raise FileNotFoundError(f"No such workdir or .keras file: {source}")
+    # safe_mode=True: the file may come from anywhere; never run pickled lambdas from it.
+    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    # Flags override what the workdir recorded.
+    if args.scale is not None:
+        fields["scale"] = _parse_scale(args.scale)
+    if args.mean:
+        fields["mean"] = load_mean(args.mean)
+    if args.std:
+        fields["std"] = load_mean(args.std)
+    if args.labels:
+        fields["labels"] = load_labels(args.labels)
+    _, height, width, channels = model.input_shape
+    if args.image_size:
+        height = width = args.image_size
+    if height is None or width is None or channels != 3:
+        raise ValueError(f"Model input {model.input_shape} needs 3 channels and --image_size.")
+    crop = args.crop_fraction
+    if crop is None:
+        crop = 0.875 if height >= 128 else 1.0  # ImageNet-size nets: resize 256, crop 224.
+    pre = Preprocessing(height=height, width=width, crop_fraction=crop, **fields)
+    classes = model.output_shape[-1]
+    if pre.labels is not None and len(pre.labels) != classes:
+        raise ValueError(f"{len(pre.labels)} labels for a model with {classes} classes.")
+    return model, pre
+
+
+def _parse_scale(text: str) -> float:
+    if "/" in text:
+        num, den = text.split("/", 1)
+        return float(num) / float(den)
+    return float(text)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_resnet.export", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("source", help="training workdir or .keras file")
+    parser.add_argument("--export_dir", required=True, help="base path, e.g. models/resnet20")
+    parser.add_argument("--version", type=int, default=None, help="default: next integer")
+    parser.add_argument("--model_name", default=None, help="default: basename of export_dir")
+    parser.add_argument("--scale", default=None, help="pixel scale, e.g. 1/255 (default)")
+    parser.add_argument("--mean", default=None, help=".npy (3,) or (H,W,3), or R,G,B")
+    parser.add_argument("--std", default=None, help="per-channel std, R,G,B or .npy")
+    parser.add_argument("--labels", default=None, help="file with one class name per line")
+    parser.add_argument("--image_size", type=int, default=None, help="for variable-size models")
+    parser.add_argument("--crop_fraction", type=float, default=None, help="centre crop; 1.0 = none")
+    args = parser.parse_args(argv)
+    try:
+        model, pre = load_source(args.source, args)
+        path = export_model(
+            model,
+            args.export_dir,
+            pre,
+            version=args.version,
+            model_name=args.model_name,
+            source=os.path.abspath(args.source),
+        )
+    except (OSError, ValueError) as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"Exported {args.source} -> {path}")
+    print(
+        f"Serve it:  python -m serving.server --model_config_file={os.path.dirname(path)}/models.config"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""What a served model does to pixels before the network sees them, and where that comes from.
+
+Export bakes this into the SavedModel graph so that clients send plain JPEG/PNG bytes (or raw
+0-255 pixels) and never re-implement training-time normalisation. `Preprocessing` is read from a
+training workdir when there is one (its `config.json` and saved mean file), and from flags
+(`--scale`, `--mean`, `--labels`) otherwise.
+
+Normalisation is `(pixels * scale - mean) / std`, with `pixels` the raw 0-255 values as float32,
+`mean` either per channel (3,) or per pixel (H, W, 3) in the scaled units, and `std` per channel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+# File names a training workdir may use; the first that exists wins.
+MEAN_FILES = ("mean.npy", "pixel_mean.npy", "mean_image.npy", "per_pixel_mean.npy")
+LABEL_FILES = ("labels.txt", "class_names.txt")
+
+
+@dataclasses.dataclass
+class Preprocessing:
+    """Decode/resize/normalise settings baked into the exported graph."""
+
+    height: int
+    width: int
+    scale: float = 1.0 / 255.0
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    # Centre crop as a fraction of the resized shorter side (0.875 = the 256->224 ImageNet
+    # convention). 1.0 resizes straight to (height, width), which is what small CIFAR/digits
+    # models were trained on.
+    crop_fraction: float = 1.0
+    labels: list[str] | None = None
+
+    def describe(self) -> dict:
+        """JSON-friendly summary, written next to the SavedModel for humans and tools."""
+        return {
+            "height": self.height,
+            "width": self.width,
+            "scale": self.scale,
+            "mean_shape": None if self.mean is None else list(self.mean.shape),
+            "std": None if self.std is None else self.std.tolist(),
+            "crop_fraction": self.crop_fraction,
+            "labels": self.labels,
+        }
+
+
+def load_mean(path: str) -> np.ndarray:
+    """A mean file (.npy, never unpickled) or a comma list like `125.3,123.0,113.9`."""
+    if os.path.exists(path):
+        try:
+            mean = np.load(path, allow_pickle=False)
+        except ValueError as e:
+            raise ValueError(f"Mean file {path} is not a plain .npy array: {e}") from None
+    else:
+        try:
+            mean = np.array([float(v) for v in path.split(",")])
+        except ValueError:
+            raise ValueError(
+                f"--mean={path!r} is neither an existing .npy file nor a comma-separated list "
+                "of per-channel values."
+            ) from None
+    mean = np.asarray(mean, dtype=np.float32)
+    if mean.shape[-1:] != (3,) or mean.ndim not in (1, 3):
+        raise ValueError(f"Mean {path} must have shape (3,) or (H, W, 3), got {mean.shape}.")
+    return mean
+
+
+def load_labels(path: str) -> list[str]:
+    """One label per line (blank lines ignored), or a JSON list."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if text.lstrip().startswith("["):
+        return [str(v) for v in json.loads(text)]
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _first_existing(directory: str, names) -> str | None:
+    for name in names:
+        path = os.path.join(directory, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def from_workdir(workdir: str, config: dict) -> dict:
+    """Preprocessing fields a training workdir records; missing ones keep their defaults.
+
+    Training's `config.json` layout is read tolerantly: a `preprocessing`/`data` section or
+    top-level keys, with `scale`/`rescale`, `mean`/`mean_file`, `std`, `labels`/`class_names`.
+    """
+    fields: dict = {}
+    sections = [config] + [
+        config[k] for k in ("preprocessing", "data") if isinstance(config.get(k), dict)
+    ]
+    for section in sections:
+        for key in ("scale", "rescale"):
+            if isinstance(section.get(key), (int, float)):
+                fields["scale"] = float(section[key])
+        mean_file = section.get("mean_file") or section.get("pixel_mean_file")
+        if isinstance(mean_file, str):
+            path = mean_file if os.path.isabs(mean_file) else os.path.join(workdir, mean_file)
+            fields["mean"] = load_mean(path)
+        elif isinstance(section.get("mean"), list):
+            fields["mean"] = np.asarray(section["mean"], dtype=np.float32)
+        if isinstance(section.get("std"), list):
+            fields["std"] = np.asarray(section["std"], dtype=np.float32)
+        for key in ("labels", "class_names"):
+            if isinstance(section.get(key), list):
+                fields["labels"] = [str(v) for v in section[key]]
+    if "mean" not in fields and (path := _first_existing(workdir, MEAN_FILES)):
+        fields["mean"] = load_mean(path)
+    if "labels" not in fields and (path := _first_existing(workdir, LABEL_FILES)):
+        fields["labels"] = load_labels(path)
+    return fields
+
+
+def build_graph_fns(pre: Preprocessing):
+    """(decode_fn, normalize_fn): TF functions used inside the exported signatures."""
+    import tensorflow as tf
+
+    mean = None if pre.mean is None else tf.constant(pre.mean, tf.float32)
+    std = None if pre.std is None else tf.constant(pre.std, tf.float32)
+
+    def normalize(pixels):
+        x = tf.cast(pixels, tf.float32) * pre.scale
+        if mean is not None:
+            x = x - mean
+        if std is not None:
+            x = x / std
+        return x
+
+    def decode_one(data):
+        # decode_image handles JPEG, PNG, GIF and BMP; expand_animations=False keeps the
+        # result rank 3 so the resize below has a static rank.
+        img = tf.io.decode_image(data, channels=3, expand_animations=False)
+        img = tf.cast(img, tf.float32)
+        if pre.crop_fraction < 1.0:
+            # Resize the shorter side to size / crop_fraction, then take the centre crop.
+            shape = tf.cast(tf.shape(img)[:2], tf.float32)
+            target = float(max(pre.height, pre.width)) / pre.crop_fraction
+            ratio = target / tf.reduce_min(shape)
+            new = tf.cast(tf.round(shape * ratio), tf.int32)
+            img = tf.image.resize(img, new, method="bilinear")
+            img = tf.image.resize_with_crop_or_pad(img, pre.height, pre.width)
+        else:
+            img = tf.image.resize(img, (pre.height, pre.width), method="bilinear")
+        return img
+
+    def decode(image_bytes):
+        return tf.map_fn(
+            decode_one,
+            image_bytes,
+            fn_output_signature=tf.TensorSpec((pre.height, pre.width, 3), tf.float32),
+        )
+
+    return decode, normalize
