@@ -72,12 +72,16 @@ def shortcut(x, filters, strides, option, name, regularizer=None):
         # NHWC tensor's last two axes (W, C) as its spatial axes, so padding ((0, 0), (0, k))
         # pads C alone: a standard layer, no Lambda, and spatial sizes may stay unknown.
         x = keras.layers.ZeroPadding2D(
-            ((0, 0), (0, filters - in_filters)), data_format="channels_first", name=f"{name}_shortcut_zeropad"
+            ((0, 0), (0, filters - in_filters)),
+            data_format="channels_first",
+            name=f"{name}_shortcut_zeropad",
         )(x)
     return x
 
 
-def residual_block(x, filters, strides, block, name, shortcut_option, variant="v1", regularizer=None):
+def residual_block(
+    x, filters, strides, block, name, shortcut_option, variant="v1", regularizer=None
+):
     """One basic or bottleneck block. `shortcut_option=None` builds the plain (no shortcut) twin.
 
     The block ends in `Add()` then ReLU: the last ReLU comes after the addition (Figure 2).

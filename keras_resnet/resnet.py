@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import keras
 
 from keras_resnet import registry
@@ -74,6 +76,13 @@ def build_resnet(
     # The paper's weight decay is the coupled L2 term: lambda * w added to the gradient, which is
     # the gradient of (lambda / 2) * ||w||^2. Keras' L2(l) adds l * ||w||^2, hence the halving.
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
+
+    # Keras walks the functional graph recursively (keras.src.ops.function._build_map), about
+    # one Python frame per layer on the longest path: ResNet-1202 has ~6,000 such layers, far
+    # past Python's default limit of 1,000.
+    needed = 20 * spec.depth + 1000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
     inputs = keras.Input(shape=input_shape, name="images")
     x = _stem(inputs, spec.family, regularizer)

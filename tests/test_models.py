@@ -1,0 +1,168 @@
+"""The model zoo: every registered model builds and runs; counts match the paper exactly."""
+
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet import registry
+
+# ../shared/reference/paper.md: trainable parameters, ImageNet nets with option B and 1000
+# classes (same as torchvision), CIFAR nets with option A and 10 classes.
+PAPER_PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+    "resnet20": 269_722,
+    "resnet32": 464_154,
+    "resnet44": 658_586,
+    "resnet56": 853_018,
+    "resnet110": 1_727_962,
+    "resnet1202": 19_421_274,
+}
+# Paper Table 1: multiply-adds at 224x224, x10^9.
+PAPER_GFLOPS = {
+    "resnet18": 1.8,
+    "resnet34": 3.6,
+    "resnet50": 3.8,
+    "resnet101": 7.6,
+    "resnet152": 11.3,
+}
+PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper.md"
+
+SLOW_MODELS = {"resnet1202"}
+
+
+def _params(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def _model_params(name):
+    return [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_MODELS else n for n in name]
+
+
+@pytest.mark.parametrize("name", _model_params(keras_resnet.list_models()))
+def test_build_and_forward(name):
+    spec = keras_resnet.get_spec(name)
+    model = keras_resnet.create_model(name)
+    assert model.name == name
+    x = np.random.default_rng(0).normal(size=(2, *spec.default_input_shape)).astype("float32")
+    y = model(x, training=False)
+    assert tuple(y.shape) == (2, spec.default_num_classes)
+    assert np.all(np.isfinite(np.asarray(y)))
+    if name in PAPER_PARAMS:
+        assert _params(model) == PAPER_PARAMS[name]
+    if name in PAPER_GFLOPS:
+        gflops = keras_resnet.count_flops(model) / 1e9
+        assert abs(gflops - PAPER_GFLOPS[name]) / PAPER_GFLOPS[name] < 0.03, gflops
+
+
+def test_reference_table_agrees_with_shared_paper_md():
+    if not PAPER_MD.exists():
+        pytest.skip(f"{PAPER_MD} not present")
+    text = PAPER_MD.read_text()
+    for name, count in PAPER_PARAMS.items():
+        assert re.search(rf"\|\s*{name}\s*\|\s*{count:,}\s*\|", text), name
+    for name, gflops in PAPER_GFLOPS.items():
+        assert re.search(rf"ResNet-{name[6:]}\s*\|\s*{gflops}×10⁹", text), name
+
+
+def test_v15_resnet50_flops():
+    # Moving the stride to the 3x3 conv makes stages 3-5's first 1x1 convs run at full size.
+    gflops = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5")) / 1e9
+    assert abs(gflops - 4.1) / 4.1 < 0.03, gflops
+
+
+def test_any_6n_plus_2_depth():
+    model = keras_resnet.create_model("resnet164")  # n = 27
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 81
+    assert keras_resnet.get_spec("resnet164").depth == 164
+    assert keras_resnet.get_spec("plain26").stage_sizes == (4, 4, 4)
+
+
+def test_list_models_names():
+    names = keras_resnet.list_models()
+    expected = {
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "plain18", "plain34",
+        "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
+        "plain20", "plain32", "plain44", "plain56", "plain110",
+    }  # fmt: skip
+    assert set(names) == expected and len(names) == len(expected)
+
+
+def test_block_structure_and_names():
+    model = keras_resnet.create_model("resnet50")
+    names = [layer.name for layer in model.layers]
+    assert names == [layer.name for layer in keras_resnet.create_model("resnet50").layers]
+    assert "stage3_block2_conv1" in names and "stage5_block3_out" in names
+    assert sum(isinstance(layer, keras.layers.Add) for layer in model.layers) == 16
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Add):
+            # Every residual block ends in Add() then ReLU (Figure 2).
+            (consumer,) = [
+                other for other in model.layers
+                if any(n.operation is layer for n in _inbound(other))
+            ]  # fmt: skip
+            assert isinstance(consumer, keras.layers.ReLU), consumer.name
+        if isinstance(layer, keras.layers.Conv2D):
+            assert not layer.use_bias
+        if isinstance(layer, keras.layers.BatchNormalization):
+            assert layer.momentum == 0.9 and layer.epsilon == 1e-5
+
+
+def _inbound(layer):
+    nodes = []
+    for node in layer._inbound_nodes:
+        nodes.extend(t._keras_history for t in node.input_tensors)
+    return nodes
+
+
+def test_bottleneck_variants_place_stride():
+    v1 = keras_resnet.create_model("resnet50")
+    v15 = keras_resnet.create_model("resnet50", variant="v1.5")
+    assert v1.get_layer("stage3_block1_conv1").strides == (2, 2)
+    assert v1.get_layer("stage3_block1_conv2").strides == (1, 1)
+    assert v15.get_layer("stage3_block1_conv1").strides == (1, 1)
+    assert v15.get_layer("stage3_block1_conv2").strides == (2, 2)
+    assert _params(v1) == _params(v15)
+
+
+def test_plain_nets_have_no_shortcut():
+    model = keras_resnet.create_model("plain34")
+    assert not any(isinstance(layer, keras.layers.Add) for layer in model.layers)
+    assert not any("shortcut" in layer.name for layer in model.layers)
+
+
+def test_mixed_precision_head_stays_float32():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = keras_resnet.create_model("resnet20")
+        assert model.get_layer("stage1_block1_conv1").compute_dtype == "bfloat16"
+        y = model(np.zeros((1, 32, 32, 3), "float32"))
+        assert y.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_weight_decay_is_coupled_l2():
+    model = keras_resnet.create_model("resnet20", weight_decay=1e-4)
+    conv = model.get_layer("stem_conv")
+    # Paper: lambda * w added to the gradient == (lambda / 2) * ||w||^2 in the loss.
+    assert conv.kernel_regularizer.l2 == pytest.approx(5e-5)
+    assert len(model.losses) == sum(
+        isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)) for layer in model.layers
+    )
+    assert registry.get_spec("resnet20").default_shortcut == "A"
+
+
+@pytest.mark.slow
+def test_readme_shows_the_models_table():
+    from keras_resnet.models import format_table, model_rows
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert format_table(model_rows()) in readme
