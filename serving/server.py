@@ -1,0 +1,167 @@
+"""Embedded model server speaking TF Serving's gRPC and REST APIs, with its command-line flags.
+
+    python -m serving.server --model_name=resnet20 --model_base_path=$PWD/models/resnet20 \\
+        [--port=8500] [--rest_api_port=8501] [--enable_batching --batching_parameters_file=F]
+    python -m serving.server --model_config_file=models/resnet20/models.config
+
+Differences from tensorflow_model_server, on purpose: it binds 127.0.0.1 unless --host says
+otherwise; Prometheus metrics are on by default; --max_request_bytes bounds request size.
+SIGTERM/SIGINT stop it gracefully: no new requests, in-flight ones finish, then exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import re
+import signal
+import sys
+import threading
+
+import grpc
+from aiohttp import web
+
+from serving import config as config_lib
+from serving.batching import Batcher
+from serving.grpc_service import add_services
+from serving.manager import ModelManager
+from serving.metrics import Metrics
+from serving.predictor import Predictor
+from serving.rest import RestApi
+from serving.servable import log
+
+DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes"):
+        return True
+    if text.lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__.split("\n")[0])
+    flag = p.add_argument
+    flag("--port", type=int, default=8500, help="gRPC port")
+    flag("--rest_api_port", type=int, default=8501, help="REST port; 0 disables REST")
+    flag("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to expose)")
+    flag("--model_name", default="default")
+    flag("--model_base_path", default="")
+    flag("--model_config_file", default="")
+    flag("--model_config_file_poll_wait_seconds", type=int, default=0, help="accepted, unused")
+    flag("--file_system_poll_wait_seconds", type=float, default=1.0, help="0 = load once")
+    flag("--enable_batching", type=_bool, nargs="?", const=True, default=False)
+    flag("--batching_parameters_file", default="")
+    flag("--monitoring_config_file", default="")
+    flag("--enable_model_warmup", type=_bool, nargs="?", const=True, default=True)
+    flag("--rest_api_num_threads", type=int, default=16)
+    flag("--grpc_max_threads", type=int, default=32)
+    flag("--max_request_bytes", type=int, default=64 << 20, help="REST and gRPC request limit")
+    flag("--shutdown_grace_seconds", type=float, default=30.0)
+    return p
+
+
+def _metrics_path(path: str) -> str | None:
+    """The Prometheus path from a MonitoringConfig text proto (default path without one)."""
+    if not path:
+        return DEFAULT_METRICS_PATH
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if not re.search(r"enable\s*:\s*true", text):
+        return None
+    found = re.search(r'path\s*:\s*"([^"]+)"', text)
+    return found.group(1) if found else DEFAULT_METRICS_PATH
+
+
+class ModelServer:
+    """Owns the manager, the predictor and both front ends; start() then stop()."""
+
+    def __init__(self, args):
+        self.args = args
+        models = config_lib.models_from_flags(args)
+        batching = None
+        if args.enable_batching:
+            batching = Batcher(config_lib.read_batching_parameters(args.batching_parameters_file))
+        self.metrics_path = _metrics_path(args.monitoring_config_file)
+        self.manager = ModelManager(
+            models, args.file_system_poll_wait_seconds, warmup=args.enable_model_warmup
+        )
+        self.metrics = Metrics()
+        self.predictor = Predictor(self.manager, batching, threads=args.rest_api_num_threads)
+        self._loop = None
+        self._runner = None
+        self.grpc_port = self.rest_port = None
+
+    def start(self) -> None:
+        self.manager.start()
+        limit = self.args.max_request_bytes
+        self._grpc = grpc.server(
+            concurrent.futures.ThreadPoolExecutor(self.args.grpc_max_threads),
+            # Images are large: the 4 MiB gRPC default is too small for a batch of JPEGs.
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+            ],
+        )
+        add_services(self._grpc, self.predictor, self.metrics)
+        self.grpc_port = self._grpc.add_insecure_port(f"{self.args.host}:{self.args.port}")
+        if not self.grpc_port:
+            raise OSError(f"Cannot bind gRPC to {self.args.host}:{self.args.port}")
+        self._grpc.start()
+        log(f"Running gRPC ModelServer at {self.args.host}:{self.grpc_port} ...")
+        if self.args.rest_api_port:
+            self._loop = asyncio.new_event_loop()
+            threading.Thread(target=self._loop.run_forever, name="rest", daemon=True).start()
+            asyncio.run_coroutine_threadsafe(self._start_rest(), self._loop).result()
+            log(f"Exporting HTTP/REST API at:{self.args.host}:{self.rest_port} ...")
+
+    async def _start_rest(self) -> None:
+        api = RestApi(
+            self.predictor,
+            self.metrics,
+            max_request_bytes=self.args.max_request_bytes,
+            metrics_path=self.metrics_path,
+        )
+        self._runner = web.AppRunner(
+            api.app, access_log=None, shutdown_timeout=self.args.shutdown_grace_seconds
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.args.host, self.args.rest_api_port)
+        await site.start()
+        self.rest_port = site._server.sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        """Refuses new connections, lets in-flight requests finish, then releases everything."""
+        grace = self.args.shutdown_grace_seconds
+        stopped = self._grpc.stop(grace)
+        if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        stopped.wait()
+        self.predictor.close()
+        self.manager.stop()
+        log("Server stopped.")
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        server = ModelServer(args)
+        server.start()
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"serving.server: error: {e}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    log("Shutting down: finishing in-flight requests ...")
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
