@@ -8,6 +8,7 @@ Image Recognition" (2015).
 
 from keras_resnet.flops import count_flops
 from keras_resnet.registry import ModelSpec, get_spec, list_models, register_model
+from keras_resnet import weights
 from keras_resnet.resnet import build_resnet, create_model
 
 __version__ = "0.1.0"
@@ -20,4 +21,5 @@ __all__ = [
     "get_spec",
     "list_models",
     "register_model",
+    "weights",
 ]

@@ -1,8 +1,10 @@
 """A minimal PyTorch ResNet with torchvision's module names and layout (v1.5 bottlenecks,
-option-B downsample), used as the reference for the weight-conversion tests.
+option-B downsample): the reference for the weight-conversion tests and the PyTorch peer in
+`make bench`. Importing it needs torch.
 
-torchvision itself is not installed here (its PyPI wheel does not import beside the CPU torch
-build), so this re-creates just the parts whose names and maths the converter relies on.
+torchvision is not a dependency (its PyPI wheel does not import beside the CPU torch build used
+here), so this re-creates just the parts whose names and maths matter: the same state_dict keys
+and shapes, and the same forward pass in eval mode.
 """
 
 import torch

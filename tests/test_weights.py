@@ -7,7 +7,7 @@ import keras_resnet
 from keras_resnet.weights import load_torchvision
 
 torch = pytest.importorskip("torch")
-torch_reference = pytest.importorskip("tests.torch_reference")
+from keras_resnet import torch_reference  # noqa: E402
 
 
 def _logits_match(name, source_kind, tmp_path, size=64):
