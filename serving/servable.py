@@ -71,6 +71,14 @@ class Servable:
                 raise invalid(
                     f"Expects arg[{alias}] to be {dtype.name}: {_first_line(e)}"
                 ) from None
+            expected = tf.TensorShape(signature.inputs[alias].tensor_shape)
+            if not expected.is_compatible_with(tensors[alias].shape):
+                # Checked here because a loaded signature function would silently accept
+                # e.g. 1x1 images and answer nonsense.
+                raise invalid(
+                    f"Input {alias} has shape {tensors[alias].shape.as_list()}, which is not "
+                    f"compatible with the signature's shape {[-1 if d is None else d for d in expected]}"
+                )
         fn = self.functions[signature_name or DEFAULT_SIGNATURE]
         try:
             outputs = fn(**tensors)
