@@ -1,0 +1,225 @@
+"""Versions under load, version policies, server-side batching and graceful SIGTERM shutdown."""
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+from serving import client
+from serving.batching import Batcher
+from serving.config import BatchingParameters, ModelConfig
+from serving.status import ServingError
+from serving.testing import (
+    export_tiny,
+    free_port,
+    http,
+    png,
+    random_pixels,
+    running_server,
+    server_flags,
+)
+
+IMAGE = png(random_pixels(1)[0])
+
+
+def _wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_new_version_loads_under_load_without_failures(tmp_path):
+    base = tmp_path / "tiny"
+    export_tiny(base, seed=0)
+    flags = server_flags(base, "--file_system_poll_wait_seconds=0.2")
+    with running_server(flags) as server:
+        rest = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"
+        channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
+        stop, failures, versions = threading.Event(), [], set()
+
+        def hammer(use_grpc):
+            while not stop.is_set():
+                try:
+                    if use_grpc:
+                        client.predict_grpc(channel, "tiny", [IMAGE])
+                    else:
+                        status, body = http(
+                            "POST", f"{rest}:predict", {"instances": [{"b64": _b64()}]}
+                        )
+                        if status != 200:
+                            failures.append(body)
+                except RuntimeError as e:
+                    failures.append(str(e))
+
+        threads = [threading.Thread(target=hammer, args=(i % 2 == 0,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        export_tiny(base, seed=1)  # version 2, written while requests are in flight
+
+        def state():
+            return {s["version"]: s["state"] for s in http("GET", rest)[1]["model_version_status"]}
+
+        assert _wait_for(lambda: state() == {"2": "AVAILABLE", "1": "END"})
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        channel.close()
+        versions = server.manager.available()
+    assert failures == []
+    assert versions == {"tiny": [2]}
+
+
+def _b64():
+    import base64
+
+    return base64.b64encode(IMAGE).decode()
+
+
+def test_version_policies(tmp_path):
+    base = tmp_path / "tiny"
+    for seed in range(3):
+        export_tiny(base, seed=seed)
+    cases = {
+        ModelConfig("a", str(base)): [3],
+        ModelConfig("b", str(base), policy="latest", num_versions=2): [2, 3],
+        ModelConfig("c", str(base), policy="all"): [1, 2, 3],
+        ModelConfig("d", str(base), policy="specific", versions=(1, 3)): [1, 3],
+    }
+    for config, expected in cases.items():
+        assert config.wanted([1, 2, 3]) == set(expected)
+    text = f'model_config_list {{ config {{ name: "tiny" base_path: "{base}" '
+    text += "model_version_policy { specific { versions: 1 versions: 2 } } "
+    text += (
+        'version_labels { key: "stable" value: 1 } version_labels { key: "canary" value: 2 } } }'
+    )
+    (tmp_path / "models.config").write_text(text)
+    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
+    with running_server(flags + [f"--model_config_file={tmp_path / 'models.config'}"]) as server:
+        assert server.manager.available() == {"tiny": [1, 2]}
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"
+        for label, version in (("stable", "1"), ("canary", "2")):
+            status, body = http("GET", f"{url}/labels/{label}")
+            assert status == 200 and body["model_version_status"][0]["version"] == version
+
+
+class _CountingServable:
+    """Stands in for a model: doubles its input and records each batch it is given."""
+
+    def __init__(self, delay=0.0):
+        self.batches, self.delay = [], delay
+
+    def run(self, signature, inputs):
+        time.sleep(self.delay)
+        self.batches.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+
+def test_batcher_merges_concurrent_requests():
+    batcher = Batcher(BatchingParameters(max_batch_size=8, batch_timeout_micros=50000))
+    servable = _CountingServable()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(16) as pool:
+            futures = [
+                pool.submit(lambda i=i: batcher.submit(servable, "", {"x": np.full((1, 2), i)}))
+                for i in range(16)
+            ]
+            results = [f.result().result(timeout=10) for f in futures]
+    finally:
+        batcher.close()
+    for i, result in enumerate(results):
+        np.testing.assert_array_equal(result["y"], np.full((1, 2), 2 * i))
+    assert sum(servable.batches) == 16
+    assert len(servable.batches) < 16 and max(servable.batches) <= 8
+
+
+def test_batcher_full_queue_is_unavailable():
+    params = BatchingParameters(max_batch_size=1, batch_timeout_micros=0, max_enqueued_batches=2)
+    batcher = Batcher(params)
+    servable = _CountingServable(delay=0.5)
+    try:
+        accepted = []
+        with pytest.raises(ServingError) as info:
+            for _ in range(6):
+                accepted.append(batcher.submit(servable, "", {"x": np.ones((1, 1))}))
+        # One batch running on the single thread plus two queued; the next is refused.
+        assert 2 <= len(accepted) <= 3
+        assert info.value.code == grpc.StatusCode.UNAVAILABLE
+        assert info.value.http_status == 503
+        with pytest.raises(ServingError, match="larger than maximum input batch size 1"):
+            batcher.submit(servable, "", {"x": np.ones((2, 1))})
+    finally:
+        batcher.close()
+    assert all(f.result(timeout=10)["y"].shape == (1, 1) for f in accepted)
+
+
+def test_server_batching_under_concurrency(tmp_path):
+    base = tmp_path / "tiny"
+    export_tiny(base)
+    params = tmp_path / "batching.txt"
+    params.write_text("max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\n")
+    flags = server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+    with running_server(flags) as server:
+        address = f"127.0.0.1:{server.grpc_port}"
+        calls = []
+        original = server.manager.get("tiny").run
+
+        def spy(signature, inputs):
+            calls.append(len(next(iter(inputs.values()))))
+            return original(signature, inputs)
+
+        server.manager.get("tiny").run = spy
+        images = [png(p) for p in random_pixels(16, seed=9)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda im: client.predict_grpc(address, "tiny", [im]), images))
+        alone = client.predict_grpc(address, "tiny", images)
+    batched = np.concatenate([r["probabilities"] for r in results])
+    np.testing.assert_allclose(batched, alone["probabilities"], atol=1e-5)
+    assert sum(calls[:-1]) == 16 and len(calls) - 1 < 16
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_in_flight_requests(tmp_path):
+    base = tmp_path / "tiny"
+    export_tiny(base)
+    params = tmp_path / "batching.txt"
+    # A 3 s batch timeout keeps a lone request in flight long enough to signal the server.
+    params.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 3000000 }\n")
+    flags = server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+    rest_port = int(flags[1].split("=")[1])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving.server", *flags], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = f"http://127.0.0.1:{rest_port}/v1/models/tiny"
+        assert _wait_for(lambda: _up(url), timeout=120), "server did not start"
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(http, "POST", f"{url}:predict", {"instances": [{"b64": _b64()}]})
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGTERM)
+            status, body = pending.result(timeout=60)
+        assert status == 200 and len(body["predictions"]) == 1
+        assert proc.wait(timeout=60) == 0
+        assert "Server stopped." in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _up(url):
+    try:
+        return http("GET", url, timeout=2)[0] == 200
+    except OSError:
+        return False
