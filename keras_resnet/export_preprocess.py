@@ -20,6 +20,11 @@ import numpy as np
 # File names a training workdir may use; the first that exists wins.
 MEAN_FILES = ("mean.npy", "pixel_mean.npy", "mean_image.npy", "per_pixel_mean.npy")
 LABEL_FILES = ("labels.txt", "class_names.txt")
+# Class names of the datasets keras_resnet.data knows, by the `dataset` a config names.
+DATASET_LABELS = {
+    "digits": [str(d) for d in range(10)],
+    "cifar10": "airplane automobile bird cat deer dog frog horse ship truck".split(),
+}
 
 
 @dataclasses.dataclass
@@ -91,32 +96,22 @@ def _first_existing(directory: str, names) -> str | None:
 def from_workdir(workdir: str, config: dict) -> dict:
     """Preprocessing fields a training workdir records; missing ones keep their defaults.
 
-    Training's `config.json` layout is read tolerantly: a `preprocessing`/`data` section or
-    top-level keys, with `scale`/`rescale`, `mean`/`mean_file`, `std`, `labels`/`class_names`.
+    keras_resnet.train scales pixels by 1/255 and subtracts the per-pixel training mean it saves
+    as `mean.npy` (keras_resnet.data.preprocess), which are this module's defaults plus that
+    file. Its config's `scale` is the run-length factor, not a pixel scale, so it is not read.
+    Labels come from `labels`/`class_names` in the config, a `labels.txt` in the workdir, or
+    the config's `dataset` when it is one with known class names (digits, cifar10).
     """
     fields: dict = {}
-    sections = [config] + [
-        config[k] for k in ("preprocessing", "data") if isinstance(config.get(k), dict)
-    ]
-    for section in sections:
-        for key in ("scale", "rescale"):
-            if isinstance(section.get(key), (int, float)):
-                fields["scale"] = float(section[key])
-        mean_file = section.get("mean_file") or section.get("pixel_mean_file")
-        if isinstance(mean_file, str):
-            path = mean_file if os.path.isabs(mean_file) else os.path.join(workdir, mean_file)
-            fields["mean"] = load_mean(path)
-        elif isinstance(section.get("mean"), list):
-            fields["mean"] = np.asarray(section["mean"], dtype=np.float32)
-        if isinstance(section.get("std"), list):
-            fields["std"] = np.asarray(section["std"], dtype=np.float32)
-        for key in ("labels", "class_names"):
-            if isinstance(section.get(key), list):
-                fields["labels"] = [str(v) for v in section[key]]
-    if "mean" not in fields and (path := _first_existing(workdir, MEAN_FILES)):
+    if path := _first_existing(workdir, MEAN_FILES):
         fields["mean"] = load_mean(path)
+    for key in ("labels", "class_names"):
+        if isinstance(config.get(key), list):
+            fields["labels"] = [str(v) for v in config[key]]
     if "labels" not in fields and (path := _first_existing(workdir, LABEL_FILES)):
         fields["labels"] = load_labels(path)
+    if "labels" not in fields and config.get("dataset") in DATASET_LABELS:
+        fields["labels"] = list(DATASET_LABELS[config["dataset"]])
     return fields
 
 

@@ -1,0 +1,159 @@
+"""`make demo`: the whole path offline, in a few minutes on 2 CPU cores.
+
+    python -m serving.demo [--workdir=runs/demo-digits] [--export_dir=models/digits]
+        [--epochs=8] [--images=32] [--trainer=auto|keras_resnet|builtin]
+
+1. Train resnet8 on scikit-learn's bundled `digits` (32x32 RGB, as keras_resnet.data makes them).
+2. Export it with `keras_resnet.export` (the per-pixel mean and labels "0".."9" built in).
+3. Start the embedded server on free ports of 127.0.0.1.
+4. Send real test-set digits as PNG over REST and gRPC; check both equal in-process
+   `model.predict` on the same preprocessed pixels.
+5. Shut the server down gracefully.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+def digits_split():
+    """(x_train, y_train, x_test, y_test): uint8 32x32x3 images, the split keras_resnet.data uses."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    images = digits.images.astype(np.float32)[..., None] * (255.0 / 16.0)
+    images = tf.image.resize(images, (32, 32), method="bilinear").numpy()
+    images = np.repeat(np.clip(np.round(images), 0, 255).astype(np.uint8), 3, axis=-1)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, digits.target, test_size=0.2, random_state=0, stratify=digits.target
+    )
+    return x_tr, y_tr, x_te, y_te
+
+
+def train_builtin(workdir: str, epochs: int) -> None:
+    """A plain Keras fit writing the workdir layout training uses (model.keras, mean.npy)."""
+    import keras
+
+    import keras_resnet
+
+    x_tr, y_tr, _, _ = digits_split()
+    mean = (x_tr.astype(np.float32) / 255.0).mean(axis=0)
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.create_model("resnet8", num_classes=10, weight_decay=1e-4)
+    model.compile(
+        keras.optimizers.SGD(0.05, momentum=0.9),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x_tr / 255.0 - mean, y_tr, batch_size=64, epochs=epochs, verbose=2)
+    os.makedirs(workdir, exist_ok=True)
+    np.save(os.path.join(workdir, "mean.npy"), mean)
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump({"model": "resnet8", "dataset": "digits", "num_epochs": epochs}, f)
+    model.save(os.path.join(workdir, "model.keras"))
+
+
+def train_keras_resnet(workdir: str, epochs: int) -> None:
+    """The project's training loop (keras_resnet.train) with the CIFAR recipe on digits."""
+    from experiments import cifar10
+    from keras_resnet import train
+
+    config = cifar10.get_config("resnet8")
+    config.dataset = "digits"
+    config.num_epochs = epochs
+    config.batch_size = 64
+    train.train_and_evaluate(config, workdir)
+
+
+def train(workdir: str, epochs: int, trainer: str) -> str:
+    """Trains into `workdir` (skipped when it already holds a model); returns the trainer used."""
+    if os.path.exists(os.path.join(workdir, "model.keras")):
+        return "existing workdir"
+    if trainer == "auto":
+        try:
+            import experiments.cifar10  # noqa: F401
+            import keras_resnet.train  # noqa: F401
+
+            trainer = "keras_resnet"
+        except ImportError:
+            trainer = "builtin"
+    (train_keras_resnet if trainer == "keras_resnet" else train_builtin)(workdir, epochs)
+    return trainer
+
+
+def run(args) -> int:
+    import keras
+    import tensorflow as tf
+
+    from keras_resnet import export
+    from serving import client
+    from serving.server import ModelServer, build_parser
+    from serving.testing import free_port
+
+    start = time.time()
+    print(f"[1/5] training resnet8 on digits in {args.workdir} ...", flush=True)
+    used = train(args.workdir, args.epochs, args.trainer)
+    print(f"      trainer: {used} ({time.time() - start:.0f} s)")
+
+    print(f"[2/5] exporting to {args.export_dir} ...", flush=True)
+    # The workdir's config.json names the dataset, so the labels "0".."9" come with it.
+    if export.main([args.workdir, f"--export_dir={args.export_dir}"]):
+        return 1
+
+    print("[3/5] starting the embedded server ...", flush=True)
+    name = os.path.basename(os.path.abspath(args.export_dir))
+    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}", f"--model_name={name}"]
+    flags += [f"--model_base_path={os.path.abspath(args.export_dir)}", "--enable_batching"]
+    server = ModelServer(build_parser().parse_args(flags))
+    server.start()
+    try:
+        print(f"[4/5] predicting {args.images} test digits over REST and gRPC ...", flush=True)
+        _, _, x_te, y_te = digits_split()
+        x, y = x_te[: args.images], y_te[: args.images]
+        images = [tf.io.encode_png(im).numpy() for im in x]
+        rest = client.predict_rest(f"127.0.0.1:{server.rest_port}", name, images)
+        grpc_result = client.predict_grpc(f"127.0.0.1:{server.grpc_port}", name, images)
+    finally:
+        print("[5/5] shutting down ...", flush=True)
+        server.stop()
+
+    model = keras.models.load_model(os.path.join(args.workdir, "model.keras"), safe_mode=True)
+    mean = np.load(os.path.join(args.workdir, "mean.npy"), allow_pickle=False)
+    local = tf.nn.softmax(model.predict(x / 255.0 - mean, verbose=0)).numpy()
+    rest_diff = np.abs(rest["probabilities"] - local).max()
+    grpc_diff = np.abs(grpc_result["probabilities"] - local).max()
+    same = (rest["classes"] == local.argmax(-1)).all() and (
+        grpc_result["classes"] == rest["classes"]
+    ).all()
+    print(f"      first 16 true:      {' '.join(map(str, y[:16]))}")
+    print(f"      first 16 via REST:  {' '.join(rest['class_names'][:16])}")
+    print(f"      first 16 via gRPC:  {' '.join(grpc_result['class_names'][:16])}")
+    print(f"      accuracy on {len(y)}: {(rest['classes'] == y).mean():.1%}")
+    print(
+        f"      max |p_rest - p_local| = {rest_diff:.2e}, max |p_grpc - p_local| = {grpc_diff:.2e}"
+    )
+    ok = same and max(rest_diff, grpc_diff) < 1e-4
+    print(f"{'OK' if ok else 'MISMATCH'}: demo finished in {time.time() - start:.0f} s")
+    return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m serving.demo", description=__doc__.split("\n")[0])
+    p.add_argument("--workdir", default="runs/demo-digits")
+    p.add_argument("--export_dir", default="models/digits")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--images", type=int, default=32)
+    p.add_argument("--trainer", choices=["auto", "keras_resnet", "builtin"], default="auto")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
