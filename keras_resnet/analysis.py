@@ -1,0 +1,126 @@
+"""Figure 7's layer-response analysis: the standard deviation of every 3x3 layer's response,
+taken after its BN and before the addition and the ReLU (paper Section 4.2, "Analysis of Layer
+Responses"). The paper finds ResNets' responses generally smaller than plain nets', and smaller
+for deeper ResNets: residual functions stay closer to zero than unreferenced ones.
+
+Library:  keras_resnet.analysis.layer_responses(model, images) -> [(layer_name, std), ...]
+CLI:      python -m keras_resnet.analysis WORKDIR [WORKDIR ...] --out=fig7.png [--num_images=500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+
+
+def response_layers(model: keras.Model) -> list[str]:
+    """Names of the BN layers that follow a 3x3 conv, in network order (stem included)."""
+    names = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D) and tuple(layer.kernel_size) == (3, 3):
+            # stem_conv -> stem_bn; stage2_block1_conv2 -> stage2_block1_bn2 (blocks.conv_bn).
+            head, _, index = layer.name.rpartition("_conv")
+            bn = f"{head}_bn{index}"
+            names.append(bn)
+    return names
+
+
+def layer_responses(model: keras.Model, images, batch_size: int = 128) -> list[tuple[str, float]]:
+    """Std of each 3x3 layer's response (after BN, before addition/ReLU) over `images`.
+
+    BN runs in inference mode (moving statistics), as in the paper, which measures the trained
+    network at test time. The std is over every element of the response: batch, space and
+    channels together.
+    """
+    names = response_layers(model)
+    if not names:
+        raise ValueError(f"Model {model.name!r} has no 3x3 conv layers to analyse.")
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    images = np.asarray(images, np.float32)
+    # Streaming moments: sums of x and x^2 per layer, in float64, so any number of images fits.
+    sums = np.zeros((len(names), 2))
+    count = np.zeros(len(names))
+    for start in range(0, len(images), batch_size):
+        outs = probe(images[start : start + batch_size], training=False)
+        for i, out in enumerate(outs):
+            out = np.asarray(out, np.float64)
+            sums[i] += (out.sum(), np.square(out).sum())
+            count[i] += out.size
+    mean = sums[:, 0] / count
+    std = np.sqrt(np.maximum(sums[:, 1] / count - mean**2, 0.0))
+    return list(zip(names, std.tolist()))
+
+
+def plot_responses(curves: dict[str, list[tuple[str, float]]], path: str, title: str = "") -> None:
+    """Figure 7's two panels: std by layer index, and std sorted by magnitude."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 7))
+    for label, values in curves.items():
+        stds = [s for _, s in values]
+        style = "--" if label.startswith("plain") else "-"
+        top.plot(range(1, len(stds) + 1), stds, style, label=label)
+        bottom.plot(range(1, len(stds) + 1), sorted(stds, reverse=True), style, label=label)
+    top.set(xlabel="layer index (original)", ylabel="std")
+    bottom.set(xlabel="layer index (sorted by magnitude)", ylabel="std")
+    top.legend(fontsize=8)
+    if title:
+        top.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _test_images(workdir: str, num_images: int) -> np.ndarray:
+    """The workdir's own test split, preprocessed exactly as in training's evaluation."""
+    import ml_collections
+
+    from keras_resnet import data, registry
+
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    spec = registry.get_spec(config.model)
+    style = data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL
+    source = data.load_source(
+        config.dataset,
+        model_style=style,
+        model_classes=spec.default_num_classes,
+        data_dir=config.data.get("data_dir"),
+        manual_dir=config.data.get("manual_dir"),
+    )
+    ds = data.build(source, config, workdir=workdir, write_mean=False)
+    batches = [x.numpy() for x, _ in ds.test.unbatch().take(num_images).batch(256)]
+    return np.concatenate(batches)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Figure 7: std of 3x3 layer responses.")
+    parser.add_argument("workdirs", nargs="+", help="training workdirs (model.keras, config.json)")
+    parser.add_argument("--out", default="layer_responses.png")
+    parser.add_argument("--num_images", type=int, default=500)
+    args = parser.parse_args(argv)
+    curves = {}
+    for workdir in args.workdirs:
+        path = os.path.join(workdir, "model.keras")
+        if not os.path.exists(path):
+            print(f"error: {path} not found; train into {workdir} first.", file=sys.stderr)
+            return 2
+        model = keras.models.load_model(path, safe_mode=True)
+        curves[model.name] = layer_responses(model, _test_images(workdir, args.num_images))
+        stds = [s for _, s in curves[model.name]]
+        print(f"{model.name}: {len(stds)} layers, mean std {np.mean(stds):.3f}")
+    plot_responses(curves, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
