@@ -58,7 +58,9 @@ export: install  ## Export WORKDIR as a versioned SavedModel under EXPORT_DIR.
 	$(PY) -m keras_resnet.export $(WORKDIR) --export_dir=$(EXPORT_DIR) $(ARGS)
 
 serve: install  ## Serve EXPORT_DIR: tensorflow_model_server, else Docker, else the embedded server.
-	$(PY) -m serving.launch --model_name=$(MODEL) --model_base_path=$(abspath $(EXPORT_DIR)) $(ARGS)
+	$(PY) -m serving.launch --model_name=$(MODEL) --model_base_path=$(abspath $(EXPORT_DIR)) \
+		--enable_batching --batching_parameters_file=$(abspath $(EXPORT_DIR))/batching_parameters.txt \
+		--monitoring_config_file=$(abspath $(EXPORT_DIR))/monitoring.config $(ARGS)
 
 predict: install  ## Predict IMAGE=... against a running server (ARGS="--grpc=localhost:8500").
 	$(PY) -m serving.client $(IMAGE) --model=$(MODEL) $(ARGS)

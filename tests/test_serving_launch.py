@@ -1,0 +1,90 @@
+"""`make serve` backend choice, the docker-compose file, and the client's command line."""
+
+import os
+import stat
+
+import pytest
+import yaml
+
+from serving import client, launch
+from serving.testing import export_tiny, png, random_pixels, running_server, server_flags
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("launch") / "tiny"
+    export_tiny(path)
+    return path
+
+
+def _fake_binary(directory, name):
+    path = directory / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+
+
+def test_prefers_tensorflow_model_server(tmp_path, monkeypatch, capsys, export_dir):
+    _fake_binary(tmp_path, "tensorflow_model_server")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    argv = [f"--model_base_path={export_dir}", "--model_name=tiny", "--host=127.0.0.1", "--dry_run"]
+    assert launch.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "using tensorflow_model_server" in out
+    command = out.strip().splitlines()[-1]
+    assert "--model_name=tiny" in command and "--host" not in command  # TF has no --host flag
+
+
+def test_falls_back_to_embedded(tmp_path, monkeypatch, capsys, export_dir):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither binary nor docker
+    assert launch.main([f"--model_base_path={export_dir}", "--dry_run"]) == 0
+    assert "using the embedded server" in capsys.readouterr().out
+
+
+def test_docker_command_mounts_and_ports(export_dir):
+    args = launch.build_parser().parse_args([f"--model_base_path={export_dir}", "--port=9000"])
+    cmd = launch.docker_command(args, [f"--model_base_path={export_dir}", "--port=9000"])
+    assert f"{export_dir}:{export_dir}:ro" in cmd
+    assert "127.0.0.1:9000:9000" in cmd and "127.0.0.1:8501:8501" in cmd
+    assert cmd[cmd.index(launch.IMAGE) + 1 :] == [
+        f"--model_base_path={export_dir}",
+        "--port=9000",
+        "--rest_api_port=8501",
+    ]
+
+
+def test_bad_base_path_is_one_line(tmp_path, capsys):
+    assert launch.main([f"--model_base_path={tmp_path}/nope", "--backend=docker", "--dry_run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("serve: error: Model 'default': base path") and "\n" not in err
+
+
+def test_docker_compose_uses_the_exported_configs():
+    with open(os.path.join(ROOT, "serving", "docker-compose.yml")) as f:
+        service = yaml.safe_load(f)["services"]["tensorflow-serving"]
+    flags = " ".join(service["command"])
+    for name in ("models.config", "batching_parameters.txt", "monitoring.config"):
+        assert f"${{EXPORT_DIR}}/{name}" in flags or f"directory}}/{name}" in flags
+    assert service["image"].endswith(launch.IMAGE.split(":")[-1] + "}")
+
+
+def test_client_cli_rest_and_grpc(export_dir, tmp_path, capsys):
+    image = tmp_path / "x.png"
+    image.write_bytes(png(random_pixels(1)[0]))
+    with running_server(server_flags(export_dir)) as server:
+        outputs = []
+        for where in (
+            f"--rest=127.0.0.1:{server.rest_port}",
+            f"--grpc=127.0.0.1:{server.grpc_port}",
+        ):
+            assert client.main([str(image), "--model=tiny", "--top_k=2", where]) == 0
+            outputs.append(capsys.readouterr().out)
+        assert client.main([str(image), "--model=nope", where]) == 1
+        assert (
+            "gRPC NOT_FOUND: Servable not found for request: Latest(nope)"
+            in capsys.readouterr().err
+        )
+    assert outputs[0] == outputs[1]
+    lines = outputs[0].splitlines()
+    assert lines[0] == str(image) and len(lines) == 3 and "(" in lines[1]  # top class is named
