@@ -1,0 +1,71 @@
+"""Command-line plumbing shared by `main`, `launch` and `evaluate`.
+
+User mistakes (an unknown model, a dataset that cannot be had, a workdir holding another run)
+must end in one line on stderr and a non-zero exit, never a traceback: `run_cli` turns a
+`UserError` into exactly that. Everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+# Exit status for a user error, as argparse and absl flags use for bad command lines.
+USER_ERROR_EXIT = 2
+
+
+class UserError(Exception):
+    """An error in what the user asked for, reported as one line without a traceback."""
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Points file descriptor 2 at /dev/null: TF's C++ runtime logs there before absl is set up
+    (oneDNN notes, CUDA probing on GPU-less hosts), which `TF_CPP_MIN_LOG_LEVEL` cannot hide."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def quiet_tensorflow() -> None:
+    """Imports TensorFlow and probes its devices with the C++ start-up chatter hidden.
+
+    Call it first thing in a CLI so that a one-line error stays one line. Probing physical
+    devices does not initialise the runtime, so `--virtual_cpus` can still split the CPU later.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    import absl.logging
+
+    # absl's Python logger prints TFDS/TF deprecation notes as WARNINGs; errors still show.
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def fail(message: str) -> None:
+    """Prints `error: message` on one line of stderr and exits with USER_ERROR_EXIT."""
+    line = " ".join(str(message).split())
+    print(f"error: {line}", file=sys.stderr, flush=True)
+    sys.exit(USER_ERROR_EXIT)
+
+
+def run_cli(fn, *args, **kwargs):
+    """Calls fn; a UserError becomes a one-line message and exit status 2, Ctrl-C exit 130."""
+    try:
+        return fn(*args, **kwargs)
+    except UserError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume.", file=sys.stderr)
+        sys.exit(130)

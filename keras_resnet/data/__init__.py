@@ -1,0 +1,29 @@
+"""Input pipelines for keras_resnet: TFDS CIFAR and ImageNet, image folders, digits, synthetic.
+
+source = data.load_source("cifar10", model_style=data.SMALL, model_classes=10)
+ds = data.build(source, config, workdir="runs/x")   # ds.train, ds.val, ds.test
+"""
+
+from keras_resnet.data.pipeline import MEAN_FILE, Datasets, build, compute_mean, split
+from keras_resnet.data.sources import (
+    DATASETS,
+    IMAGENET,
+    SMALL,
+    DatasetUnavailable,
+    Source,
+    load_source,
+)
+
+__all__ = [
+    "DATASETS",
+    "IMAGENET",
+    "MEAN_FILE",
+    "SMALL",
+    "DatasetUnavailable",
+    "Datasets",
+    "Source",
+    "build",
+    "compute_mean",
+    "load_source",
+    "split",
+]

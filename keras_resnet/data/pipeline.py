@@ -1,0 +1,175 @@
+"""tf.data pipelines at the global batch size, and the per-pixel training mean.
+
+The mean is computed once, on the training split as the evaluation view sees it, and stored
+in the workdir as `mean.npy`, so that a resumed run, `evaluate` and an export all subtract
+exactly the same image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from keras_resnet.cli import UserError
+from keras_resnet.data import preprocess
+from keras_resnet.data.sources import IMAGENET, SMALL, Source
+
+AUTOTUNE = tf.data.AUTOTUNE
+MEAN_FILE = "mean.npy"
+# Evaluation sets keep at least this many examples when `scale` shrinks the data.
+MIN_EVAL_EXAMPLES = 100
+
+
+@dataclasses.dataclass
+class Datasets:
+    train: tf.data.Dataset  # endless, augmented, batched at the global batch
+    val: tf.data.Dataset
+    test: tf.data.Dataset
+    steps_per_epoch: int
+    num_train: int  # training examples, after the validation split and `scale`
+    num_val: int
+    num_test: int
+    num_classes: int
+    input_shape: tuple[int, int, int]
+    mean: np.ndarray
+    source: Source
+
+
+def split(source: Source, val_split: int, scale: float):
+    """Returns (train, val, test, counts). `val_split` > 0 holds out the last `val_split`
+    training images (the paper's 45k/5k); 0 validates on the test split. `scale` < 1 keeps
+    that fraction of each split, for smoke runs."""
+    n = source.num_train
+    if not 0 <= val_split < n:
+        raise UserError(f"val_split must be in [0, {n}), got {val_split}.")
+    if val_split:
+        train, val = source.train.take(n - val_split), source.train.skip(n - val_split)
+        n_train, n_val = n - val_split, val_split
+    else:
+        train, val, n_train, n_val = source.train, source.test, n, source.num_test
+    test, n_test = source.test, source.num_test
+    if scale < 1:
+        keep = lambda m, floor: min(m, max(floor, math.ceil(m * scale)))  # noqa: E731
+        n_train = keep(n_train, 1)
+        n_val, n_test = keep(n_val, MIN_EVAL_EXAMPLES), keep(n_test, MIN_EVAL_EXAMPLES)
+        train, val, test = train.take(n_train), val.take(n_val), test.take(n_test)
+    return train, val, test, (n_train, n_val, n_test)
+
+
+def _views(source: Source, data_cfg):
+    """(train_fn, eval_fn, input_shape) for the source's style; fns map (uint8, mean)."""
+    if source.style == SMALL:
+        train_fn = functools.partial(preprocess.small_train, flip=source.flip)
+        return train_fn, preprocess.small_eval, None
+    crop = int(data_cfg.image_size)
+    train_fn = functools.partial(
+        preprocess.imagenet_train,
+        crop=crop,
+        scale_range=tuple(data_cfg.scale_range),
+        flip=source.flip,
+        pca=bool(data_cfg.pca_lighting),
+    )
+    eval_fn = functools.partial(
+        preprocess.imagenet_eval, crop=crop, resize=int(data_cfg.eval_resize)
+    )
+    return train_fn, eval_fn, (crop, crop, 3)
+
+
+def compute_mean(ds: tf.data.Dataset, eval_fn, max_examples: int) -> np.ndarray:
+    """Per-pixel mean of the evaluation view over (up to `max_examples` of) the training set."""
+    views = ds.map(lambda x, y: eval_fn(x, None), num_parallel_calls=AUTOTUNE)
+    if max_examples:
+        views = views.take(max_examples)
+    views = views.batch(256).prefetch(AUTOTUNE)
+    total, count = None, 0
+    for batch in views:
+        s = tf.reduce_sum(tf.cast(batch, tf.float64), axis=0).numpy()
+        total = s if total is None else total + s
+        count += int(batch.shape[0])
+    return (total / count).astype(np.float32)
+
+
+def load_or_compute_mean(train, eval_fn, max_examples, workdir, write: bool) -> np.ndarray:
+    path = os.path.join(workdir, MEAN_FILE) if workdir else None
+    if path and os.path.exists(path):
+        return np.load(path)
+    mean = compute_mean(train, eval_fn, max_examples)
+    if path and write:
+        tmp = path + ".tmp.npy"
+        np.save(tmp, mean)
+        os.replace(tmp, path)  # atomic: a killed run never leaves half a mean behind
+    return mean
+
+
+def _options(distributed: bool) -> tf.data.Options:
+    options = tf.data.Options()
+    if distributed:
+        # Every worker reads the same ordered examples and keeps its share of each global batch:
+        # in-memory sources have no files to shard by.
+        policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = policy
+    return options
+
+
+def build(
+    source: Source,
+    config,
+    *,
+    workdir: str | None = None,
+    write_mean: bool = True,
+    distributed: bool = False,
+) -> Datasets:
+    """Builds the three pipelines of `config` (the `data`, `batch_size` and `scale` fields)."""
+    data_cfg = config.data
+    batch = int(config.batch_size)
+    eval_batch = int(data_cfg.eval_batch_size or batch)
+    train, val, test, (n_train, n_val, n_test) = split(
+        source, int(data_cfg.val_split), float(config.scale)
+    )
+    if n_train < batch:
+        raise UserError(
+            f"{source.name} has {n_train} training examples, fewer than one batch of {batch}; "
+            "lower batch_size or raise scale."
+        )
+    train_fn, eval_fn, input_shape = _views(source, data_cfg)
+    mean = load_or_compute_mean(train, eval_fn, int(data_cfg.mean_examples), workdir, write_mean)
+    input_shape = input_shape or tuple(int(d) for d in mean.shape)
+    small = source.style == SMALL
+    if small:  # decoded small sets fit in memory: decode once, not every epoch
+        train, val, test = train.cache(), val.cache(), test.cache()
+    options = _options(distributed)
+
+    train = (
+        train.shuffle(min(n_train, int(data_cfg.shuffle_buffer)), reshuffle_each_iteration=True)
+        .repeat()
+        .map(lambda x, y: (train_fn(x, mean), y), num_parallel_calls=AUTOTUNE)
+        .batch(batch, drop_remainder=True)
+        .prefetch(AUTOTUNE)
+        .with_options(options)
+    )
+
+    def eval_pipeline(ds):
+        ds = ds.map(lambda x, y: (eval_fn(x, mean), y), num_parallel_calls=AUTOTUNE)
+        return ds.batch(eval_batch).prefetch(AUTOTUNE).with_options(options)
+
+    return Datasets(
+        train=train,
+        val=eval_pipeline(val),
+        test=eval_pipeline(test),
+        steps_per_epoch=n_train // batch,
+        num_train=n_train,
+        num_val=n_val,
+        num_test=n_test,
+        num_classes=source.num_classes,
+        input_shape=input_shape,
+        mean=mean,
+        source=source,
+    )
+
+
+__all__ = ["Datasets", "IMAGENET", "SMALL", "build", "compute_mean", "split"]
