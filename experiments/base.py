@@ -1,0 +1,70 @@
+"""Fields shared by every training config; `experiments/cifar10.py` and `experiments/imagenet.py`
+fill in the paper's recipes. `keras_resnet.train.train_and_evaluate` reads them.
+
+Lengths: `train_steps` counts SGD iterations, as Section 4.2 does; `num_epochs`, when set,
+replaces it (`make train EPOCHS=30`). Learning-rate boundaries are fractions of the run, so the
+schedule keeps its shape when a run is shortened. `scale` (0 < scale <= 1) shrinks the number
+of steps and every data split by the same factor, for smoke runs and the experiment tables'
+quick mode, without a second copy of a config.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def base_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model = "resnet20"
+    c.shortcut = config_dict.placeholder(str)  # None: the model's default (A for CIFAR, B ImageNet)
+    c.variant = config_dict.placeholder(str)  # None: "v1", the paper's bottleneck
+    c.dataset = "cifar10"
+
+    c.data = ml_collections.ConfigDict()
+    c.data.data_dir = config_dict.placeholder(str)  # TFDS data_dir; None: ~/tensorflow_datasets
+    c.data.manual_dir = config_dict.placeholder(str)  # imagenet2012's tar files
+    c.data.val_split = 0  # training images held out for validation; 0 validates on the test set
+    c.data.image_size = 224  # crop size of ImageNet-style data
+    c.data.scale_range = (256, 480)  # shorter side for scale augmentation (Section 3.4)
+    c.data.eval_resize = 256  # shorter side before the central crop at test time
+    c.data.pca_lighting = True  # AlexNet colour augmentation, ImageNet-style data only
+    c.data.mean_examples = 0  # training images averaged for the per-pixel mean; 0: all
+    c.data.shuffle_buffer = 50_000
+    c.data.eval_batch_size = 0  # 0: batch_size
+
+    c.batch_size = 128  # global, over all replicas and workers
+    c.learning_rate = 0.1  # at lr_reference_batch; scaled linearly with batch_size
+    c.lr_reference_batch = 128
+    c.momentum = 0.9
+    # The paper's coupled L2 (Section 3.4, 4.2): lambda * w joins the gradient before momentum.
+    # It goes in as kernel regularizers, L2(lambda / 2) on every conv and dense kernel
+    # (create_model's weight_decay=), so it also shows in the loss. Keras' SGD(weight_decay=)
+    # would be decoupled decay (Loshchilov & Hutter), applied outside momentum: not the paper's.
+    # BN's gamma/beta and the dense bias are not decayed: create_model regularizes kernels only.
+    c.weight_decay = 1e-4
+    c.lr_schedule = "step"  # "step": divide at lr_boundaries; "plateau": when val error stalls
+    c.lr_boundaries = (0.5, 0.75)  # fractions of the run's steps
+    c.lr_decay = 0.1
+    c.plateau_patience = 5  # epochs without a val top-1 gain of plateau_min_delta points
+    c.plateau_min_delta = 0.1
+    c.warmup = "none"  # "none" | "until_error" (Section 4.2, ResNet-110) | "linear"
+    c.warmup_lr = 0.01  # until_error: this rate until the running train error < warmup_error
+    c.warmup_error = 80.0  # percent
+    c.warmup_epochs = 5  # linear: ramp from 0 over this many epochs (Goyal et al. 2017)
+
+    c.train_steps = config_dict.placeholder(int)
+    c.num_epochs = config_dict.placeholder(int)
+    c.scale = 1.0
+
+    c.precision = "float32"  # "float32" | "bfloat16" | "float16" (with dynamic loss scaling)
+    c.jit_compile = False  # XLA
+    c.seed = 0
+    c.backup_every_steps = 200  # BackupAndRestore frequency, in steps
+    return c
+
+
+def with_model(config: ml_collections.ConfigDict, model: str | None) -> ml_collections.ConfigDict:
+    if model:
+        config.model = model.strip().lower()
+    return config
