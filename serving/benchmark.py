@@ -1,0 +1,244 @@
+"""`make bench-serving`: in-process vs REST vs gRPC throughput and latency (a benchmark, not a test).
+
+    python -m serving.benchmark [--model=resnet50] [--concurrency=1,8,32] [--seconds=10] [--quick]
+
+Every request classifies one 224x224 JPEG through `serving_default` (decode, resize, normalise
+and the network, all in the graph). "in-process" calls the loaded SavedModel from client threads
+with no network; REST and gRPC go to `python -m serving.server` in a separate process, so client
+and server do not share a GIL. Each path runs without and with server-side batching (the
+export's batching_parameters.txt). The model has random weights: speed does not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from serving.testing import free_port
+
+
+def export_once(model_name: str, export_dir: str) -> str:
+    """Exports a randomly initialised model the first time; later runs reuse it."""
+    if os.path.isdir(os.path.join(export_dir, "1")):
+        return export_dir
+    import keras_resnet
+    from keras_resnet.export import export_model
+    from keras_resnet.export_preprocess import Preprocessing
+
+    model = keras_resnet.create_model(model_name)
+    _, h, w, _ = model.input_shape
+    export_model(model, export_dir, Preprocessing(height=h, width=w, crop_fraction=0.875))
+    return export_dir
+
+
+def jpeg(size: int = 224) -> bytes:
+    import tensorflow as tf
+
+    pixels = np.random.default_rng(0).integers(0, 256, (size, size, 3), dtype=np.uint8)
+    return tf.io.encode_jpeg(pixels, quality=90).numpy()
+
+
+def measure(call, concurrency: int, seconds: float) -> dict:
+    """Runs `call()` from `concurrency` threads for `seconds`; throughput and latency stats."""
+    for _ in range(2):
+        call()  # warm-up outside the timed window
+    latencies, errors, stop = [], [], threading.Event()
+
+    def worker():
+        while not stop.is_set():
+            start = time.perf_counter()
+            try:
+                call()
+            except Exception as e:  # noqa: BLE001 - count and report, keep measuring
+                errors.append(repr(e))
+                continue
+            latencies.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    ms = np.array(latencies) * 1e3 if latencies else np.array([np.nan])
+    return {
+        "req_per_s": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "errors": len(errors),
+    }
+
+
+def in_process_call(export_dir: str, image: bytes, batching: bool):
+    from serving.batching import Batcher
+    from serving.config import read_batching_parameters
+    from serving.servable import Servable
+
+    servable = Servable("bench", 1, os.path.join(export_dir, "1"))
+    batcher = None
+    if batching:
+        batcher = Batcher(
+            read_batching_parameters(os.path.join(export_dir, "batching_parameters.txt"))
+        )
+    inputs = {"image_bytes": np.array([image], dtype=object)}
+
+    def call():
+        if batcher is None:
+            return servable.run("serving_default", inputs)
+        return batcher.submit(servable, "serving_default", inputs).result()
+
+    return call, (batcher.close if batcher else (lambda: None))
+
+
+class ServerProcess:
+    """`python -m serving.server` on free ports, as a context manager."""
+
+    def __init__(self, export_dir: str, batching: bool):
+        self.grpc_port, self.rest_port = free_port(), free_port()
+        flags = [f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}"]
+        flags += ["--model_name=bench", f"--model_base_path={os.path.abspath(export_dir)}"]
+        if batching:
+            flags += [
+                "--enable_batching",
+                f"--batching_parameters_file={export_dir}/batching_parameters.txt",
+            ]
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "serving.server", *flags], env=env, stderr=subprocess.DEVNULL
+        )
+
+    def __enter__(self):
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("serving.server exited during start-up")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=2)
+                conn.request("GET", "/v1/models/bench")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError("serving.server did not start within 300 s")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=120)
+
+
+def rest_call(port: int, image: bytes):
+    body = json.dumps({"instances": [{"b64": base64.b64encode(image).decode()}]})
+    local = threading.local()
+
+    def call():
+        if not hasattr(local, "conn"):  # one keep-alive connection per client thread
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        local.conn.request("POST", "/v1/models/bench:predict", body)
+        response = local.conn.getresponse()
+        payload = response.read()
+        if response.status != 200:
+            raise RuntimeError(payload[:200])
+
+    return call
+
+
+def grpc_call(port: int, image: bytes):
+    from serving import client
+
+    channel = client.grpc_channel(f"127.0.0.1:{port}")
+    return lambda: client.predict_grpc(channel, "bench", [image], timeout=120)
+
+
+def run(args) -> list[dict]:
+    export_dir = export_once(args.model, os.path.join(args.workdir, args.model))
+    image = jpeg()
+    rows = []
+
+    def record(path, batching, concurrency, stats):
+        row = {"path": path, "batching": batching, "concurrency": concurrency, **stats}
+        rows.append(row)
+        print(
+            f"{path:10s} batching={'on ' if batching else 'off'} c={concurrency:<3d} "
+            f"{stats['req_per_s']:7.2f} req/s  p50 {stats['p50_ms']:8.1f} ms  "
+            f"p99 {stats['p99_ms']:8.1f} ms  errors {stats['errors']}",
+            flush=True,
+        )
+
+    for batching in (False, True):
+        call, close = in_process_call(export_dir, image, batching)
+        for c in args.concurrency:
+            record("in-process", batching, c, measure(call, c, args.seconds))
+        close()
+        with ServerProcess(export_dir, batching) as server:
+            for path, make in (("REST", rest_call), ("gRPC", grpc_call)):
+                call = make(server.rest_port if path == "REST" else server.grpc_port, image)
+                for c in args.concurrency:
+                    record(path, batching, c, measure(call, c, args.seconds))
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| path | batching | concurrency | req/s | p50 ms | p99 ms |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['path']} | {'on' if r['batching'] else 'off'} | {r['concurrency']} | "
+            f"{r['req_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m serving.benchmark", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--model", default="resnet50")
+    p.add_argument("--concurrency", default="1,8,32")
+    p.add_argument("--seconds", type=float, default=10.0, help="timed window per cell")
+    p.add_argument("--quick", action="store_true", help="3 s per cell")
+    p.add_argument("--workdir", default="runs/bench-serving")
+    p.add_argument("--json", default=None, help="also write the rows here")
+    args = p.parse_args(argv)
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    if args.quick:
+        args.seconds = 3.0
+    rows = run(args)
+    print()
+    print(markdown(rows))
+    base = {
+        r["batching"]: r["req_per_s"]
+        for r in rows
+        if r["path"] == "in-process" and r["concurrency"] == 8
+    }
+    grpc8 = [
+        r["req_per_s"]
+        for r in rows
+        if r["path"] == "gRPC" and r["batching"] and r["concurrency"] == 8
+    ]
+    if grpc8 and base:
+        print(
+            f"\ngRPC+batching at c=8: {grpc8[0] / base[False]:.2f}x in-process without batching, "
+            f"{grpc8[0] / base[True]:.2f}x in-process with batching (target >= 0.8x)"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
