@@ -1,0 +1,206 @@
+"""Callbacks that keep training on the paper's schedule and make it survive a SIGKILL.
+
+The optimizer's iteration counter is the one clock: BackupAndRestore restores it with the
+weights, the learning rate is a function of it, and epochs end when it crosses a multiple of
+`steps_per_epoch`. A run killed in the middle of an epoch therefore finishes that same epoch
+after the restart, with exactly the steps it had left: no epoch is run twice, none is lost.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import keras
+
+from keras_resnet import workdir as wd
+from keras_resnet.cli import UserError
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite."""
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stops at the first non-finite loss, before any later callback can back the bad weights
+    up: it must come first in the callback list. Raising (rather than `stop_training`) also
+    skips `on_train_end`, so the last good backup and checkpoints stay as they are."""
+
+    def __init__(self, checkpoint_hint: str):
+        super().__init__()
+        self.checkpoint_hint = checkpoint_hint
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float((logs or {}).get("loss", 0.0))
+        if not math.isfinite(loss):
+            step = int(self.model.optimizer.iterations)
+            raise TrainingDiverged(
+                f"loss became {loss} at step {step}; training stopped and the last good "
+                f"checkpoint is kept in {self.checkpoint_hint}. Lower learning_rate or enable "
+                "warm-up, in a new workdir."
+            )
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore with step-level saves that resumes inside an epoch.
+
+    Keras' version restores only an epoch number, so a run killed mid-epoch would run that
+    epoch's steps again (and after a resume it records epoch 0 until an epoch ends). Here:
+    - `restore()` runs before `fit` and returns the epoch to start in, from the restored
+      iteration counter; `fit(initial_epoch=...)` then resumes inside that epoch.
+    - Saves happen every `save_freq` optimizer steps and at each epoch end. This callback goes
+      after the recorder in the list, so an epoch's metrics row is on disk before the backup
+      that includes the epoch: a kill between the two only repeats the row.
+    - Weights go to a temporary file that is renamed into place.
+    - The backup outlives `fit`; `train_and_evaluate` deletes it once results are on disk.
+    """
+
+    def __init__(self, backup_dir: str, save_freq: int, steps_per_epoch: int, total_steps: int):
+        super().__init__(backup_dir, save_freq=int(save_freq), delete_checkpoint=False)
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
+
+    def restore(self, model) -> int:
+        """Loads the backup into `model` if there is one; returns the epoch to resume in."""
+        if os.path.exists(self._weights_path):
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(self._weights_path)
+        step = int(model.optimizer.iterations)
+        if step >= self.total_steps:
+            return math.ceil(self.total_steps / self.steps_per_epoch)
+        return step // self.steps_per_epoch
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations)  # restore() already ran
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        at_epoch_end = self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps
+        if self.step % self.save_freq == 0 and not at_epoch_end:
+            self._save_model()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save_model()
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        tmp = os.path.join(self.backup_dir, "partial.weights.h5")
+        self.model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, self._weights_path)
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class _StepCounter(keras.callbacks.Callback):
+    """Reads the (restored) iteration counter once, then counts batches in Python."""
+
+    def on_train_begin(self, logs=None):
+        self.step = int(self.model.optimizer.iterations)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+
+
+class EpochClock(_StepCounter):
+    """Ends epoch e when the iteration counter reaches (e + 1) * steps_per_epoch, and the run
+    at `total_steps`. After a mid-epoch restart, the resumed epoch is cut short accordingly."""
+
+    def __init__(self, steps_per_epoch: int, total_steps: int):
+        super().__init__()
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_end = min((epoch + 1) * self.steps_per_epoch, self.total_steps)
+        if self.step >= self.epoch_end:  # nothing left in this epoch (restored at its end)
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.step >= self.epoch_end:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        # stop_training only ended the epoch's batch loop; keep going unless the run is over.
+        self.model.stop_training = self.step >= self.total_steps
+
+
+def step_factor(step: int, total_steps: int, boundaries, decay: float) -> float:
+    """Step schedule: `decay` ** (number of boundaries, as fractions of the run, passed)."""
+    passed = sum(step >= round(b * total_steps) for b in boundaries)
+    return decay**passed
+
+
+def plateau_reductions(val_errors, patience: int, min_delta: float) -> int:
+    """How many times "divide by 10 when the error plateaus" (Section 3.4) has fired after
+    these per-epoch validation errors: each time `patience` epochs pass without beating the
+    best by `min_delta`; the count starts again after each reduction."""
+    best, wait, reductions = math.inf, 0, 0
+    for err in val_errors:
+        if err < best - min_delta:
+            best, wait = err, 0
+        else:
+            wait += 1
+            if wait >= patience:
+                reductions, wait = reductions + 1, 0
+    return reductions
+
+
+class LearningRate(_StepCounter):
+    """Sets the optimizer's learning rate before every step from the config's schedule.
+
+    - step: divide by 10 at fractions of the run (32k/48k of 64k; epochs 30/60 of 90).
+    - plateau: divide by 10 when the validation error stalls, replayed from metrics.csv rows
+      on a restart so that a resumed run has the same rate.
+    - warm-up "until_error" (Section 4.2): warmup_lr until the running training error of the
+      epoch falls below warmup_error, the step saved in schedule_state.json; "linear" ramps
+      up over warmup_epochs, for large batches.
+    """
+
+    def __init__(self, config, base_lr, steps_per_epoch, total_steps, workdir, initial_epoch=0):
+        super().__init__()
+        self.c, self.base_lr, self.workdir = config, base_lr, workdir
+        self.initial_epoch = initial_epoch
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
+        self.state_path = os.path.join(workdir, wd.SCHEDULE_STATE)
+        self.current = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.warmup_end = wd.read_json(self.state_path, {}).get("warmup_end_step")
+        rows = wd.read_metrics(self.workdir)  # epochs completed before this (re)start:
+        done = [r for r in rows if int(r["epoch"]) <= self.initial_epoch]
+        self.val_errors = [float(r["val_top1_error"]) for r in done if r["val_top1_error"]]
+
+    def rate(self) -> float:
+        c = self.c
+        if c.warmup == "until_error" and self.warmup_end is None:
+            return float(c.warmup_lr)
+        lr = self.base_lr
+        if c.warmup == "linear":
+            lr *= min(1.0, (self.step + 1) / max(1, c.warmup_epochs * self.steps_per_epoch))
+        if c.lr_schedule == "plateau":
+            n = plateau_reductions(self.val_errors, c.plateau_patience, c.plateau_min_delta)
+            return lr * c.lr_decay**n
+        return lr * step_factor(self.step, self.total_steps, c.lr_boundaries, c.lr_decay)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        lr = self.rate()
+        if lr != self.current:  # a variable write only when the rate changes
+            self.model.optimizer.learning_rate = lr
+            self.current = lr
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self.c.warmup == "until_error" and self.warmup_end is None and logs:
+            error = 100.0 * (1.0 - float(logs.get("top1", 0.0)))
+            if error < self.c.warmup_error:
+                self.warmup_end = self.step
+                wd.atomic_write_json(self.state_path, {"warmup_end_step": self.step})
+                print(f"\nwarm-up done at step {self.step} (train error {error:.1f}%)", flush=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            if "val_top1" in logs:
+                self.val_errors.append(100.0 * (1.0 - float(logs["val_top1"])))
+            logs["learning_rate"] = float(self.current if self.current is not None else 0.0)

@@ -1,0 +1,142 @@
+"""Evaluates a trained workdir on its test split: top-1 and top-5 error, in percent.
+
+    python -m keras_resnet.evaluate --workdir=runs/resnet50 --mode=10crop
+    make eval WORKDIR=runs/resnet50 ARGS=--mode=multiscale
+
+Modes (paper Section 3.4 and Table 4):
+- center: the training run's evaluation view (ImageNet: resize 256, central 224 crop).
+- 10crop: four corners and the centre of the 256-resized image, each with its mirror; the
+  softmax scores of the ten views are averaged.
+- multiscale: fully-convolutional scores of the whole image (and its mirror) with the shorter
+  side at {224, 256, 384, 480, 640}, averaged. Sizes scale with the crop: 32/224 for CIFAR.
+"""
+
+from keras_resnet import cli
+
+cli.quiet_tensorflow()
+
+import os  # noqa: E402
+
+import keras  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from keras_resnet import data, registry  # noqa: E402
+from keras_resnet import workdir as wd  # noqa: E402
+from keras_resnet.data import preprocess  # noqa: E402
+from keras_resnet.resnet import create_model  # noqa: E402
+
+MODES = ("center", "10crop", "multiscale")
+
+
+def _load(workdir: str, checkpoint: str):
+    config_path = os.path.join(workdir, wd.CONFIG)
+    path = os.path.join(
+        workdir, wd.MODEL if checkpoint == "final" else f"checkpoints/{checkpoint}.keras"
+    )
+    if not os.path.exists(config_path) or not os.path.exists(path):
+        raise cli.UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
+    config = ml_collections.ConfigDict(wd.read_json(config_path))
+    return config, keras.models.load_model(path)
+
+
+def _errors(probs: np.ndarray, labels: np.ndarray) -> dict:
+    top5 = np.argsort(-probs, axis=1)[:, :5]
+    top1_err = float(np.mean(top5[:, 0] != labels))
+    top5_err = float(np.mean(~np.any(top5 == labels[:, None], axis=1)))
+    return {"top1_error": round(100 * top1_err, 4), "top5_error": round(100 * top5_err, 4)}
+
+
+def _averaged_scores(model, views: tf.data.Dataset):
+    """views yields (V, H, W, 3) stacks per image, batched; returns mean softmax per image."""
+    probs, labels = [], []
+    for stack, y in views:
+        b, v = stack.shape[0], stack.shape[1]
+        logits = model(tf.reshape(stack, (b * v, *stack.shape[2:])), training=False)
+        p = tf.reduce_mean(tf.reshape(tf.nn.softmax(logits), (b, v, -1)), axis=1)
+        probs.append(p.numpy())
+        labels.append(y.numpy())
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> dict:
+    """Returns {'top1_error', 'top5_error', ...} and writes eval_<mode>.json in the workdir."""
+    if mode not in MODES:
+        raise cli.UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
+    config, model = _load(workdir, checkpoint)
+    spec = registry.get_spec(config.model)
+    source = data.load_source(
+        config.dataset,
+        model_style=data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL,
+        model_classes=spec.default_num_classes,
+        data_dir=config.data.data_dir,
+        manual_dir=config.data.manual_dir,
+    )
+    ds = data.build(source, config, workdir=workdir, write_mean=False)
+    batch = int(config.data.eval_batch_size or config.batch_size)
+    if mode == "center":
+        model.compile(metrics=["sparse_categorical_accuracy"])  # the loss is not needed
+        probs, labels = _averaged_scores(model, ds.test.map(lambda x, y: (x[:, None], y)))
+        return _finish(workdir, mode, _errors(probs, labels), len(labels))
+
+    crop = ds.input_shape[0]
+    _, _, test, _ = data.split(source, int(config.data.val_split), float(config.scale))
+    fixed_size = source.style == data.SMALL  # every image the same size: views batch
+    if mode == "10crop":
+        resize = (
+            round(crop * config.data.eval_resize / 224) if fixed_size else config.data.eval_resize
+        )
+        views = [
+            test.map(lambda x, y: (preprocess.ten_crop(x, ds.mean, crop=crop, resize=resize), y))
+        ]
+        net = model
+    else:
+        # Fully convolutional: the same weights on an input of any size.
+        net = create_model(
+            spec.name,
+            num_classes=ds.num_classes,
+            input_shape=(None, None, 3),
+            shortcut=config.shortcut,
+            variant=config.variant,
+        )
+        net.set_weights(model.get_weights())
+        sides = [round(s * crop / 224) for s in preprocess.MULTISCALE_SIDES]
+        views = [
+            test.map(lambda x, y, s=s: (preprocess.multiscale_views(x, ds.mean, side=s), y))
+            for s in sides
+        ]
+    total = None
+    for v in views:
+        probs, labels = _averaged_scores(net, v.batch(batch if fixed_size else 1))
+        total = probs if total is None else total + probs
+    return _finish(workdir, mode, _errors(total, labels), len(labels))
+
+
+def _finish(workdir, mode, errors, n) -> dict:
+    result = {"mode": mode, "images": n, **errors}
+    wd.atomic_write_json(os.path.join(workdir, f"eval_{mode}.json"), result)
+    print(
+        f"{mode}: top-1 error {errors['top1_error']:.2f}%, top-5 error "
+        f"{errors['top5_error']:.2f}% on {n} test images",
+        flush=True,
+    )
+    return result
+
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory.")
+_MODE = flags.DEFINE_enum("mode", "center", list(MODES), "Test-time views.")
+_CHECKPOINT = flags.DEFINE_enum("checkpoint", "final", ["final", "best", "last"], "Which model.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        cli.fail(f"unexpected arguments {argv[1:]}.")
+    if not _WORKDIR.value:
+        cli.fail("--workdir is required (make eval WORKDIR=runs/...).")
+    cli.run_cli(evaluate, _WORKDIR.value, _MODE.value, _CHECKPOINT.value)
+
+
+if __name__ == "__main__":
+    app.run(main)

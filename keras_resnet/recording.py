@@ -1,0 +1,120 @@
+"""Per-epoch records: metrics.csv, the best and last checkpoints, and a progress line with ETA.
+
+On a restart, rows of epochs that the restored backup had not finished are dropped before
+training goes on, so metrics.csv never holds an epoch twice nor skips one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+
+import keras
+
+from keras_resnet import workdir as wd
+
+FIELDS = [
+    "epoch",
+    "step",
+    "loss",
+    "top1_error",
+    "top5_error",
+    "val_loss",
+    "val_top1_error",
+    "val_top5_error",
+    "learning_rate",
+    "images_per_sec",
+    "epoch_time_s",
+]
+
+
+def _error(logs, key):
+    return round(100.0 * (1.0 - float(logs[key])), 4) if key in logs else ""
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def median_images_per_sec(rows) -> float:
+    """Median over epochs: robust to the first epoch's graph tracing and XLA compilation."""
+    rates = [float(r["images_per_sec"]) for r in rows if r.get("images_per_sec") not in ("", None)]
+    return round(statistics.median(rates), 1) if rates else 0.0
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Writes metrics.csv and checkpoints/{last,best}.keras (atomically) after every epoch,
+    and prints one line per epoch with the errors, images/s and the run's ETA."""
+
+    def __init__(self, workdir, *, epochs, total_steps, global_batch, initial_epoch=0, log=None):
+        super().__init__()
+        self.initial_epoch = initial_epoch
+        self.workdir, self.epochs, self.total_steps = workdir, epochs, total_steps
+        self.global_batch = global_batch
+        self.log = log or (lambda line: print(line, flush=True))
+        self.checkpoints = os.path.join(workdir, wd.CHECKPOINTS)
+
+    def on_train_begin(self, logs=None):
+        done = self.initial_epoch  # epochs completed before this (re)start
+        self.rows = [r for r in wd.read_metrics(self.workdir) if int(r["epoch"]) <= done]
+        wd.write_metrics(self.workdir, self.rows, FIELDS)
+        errors = [float(r["val_top1_error"]) for r in self.rows if r["val_top1_error"] != ""]
+        self.best = min(errors, default=math.inf)
+        self.step = self.start_step = int(self.model.optimizer.iterations)
+        self.start_time = time.time()
+        os.makedirs(self.checkpoints, exist_ok=True)
+        if done:
+            self.log(f"resuming at step {self.step} (epoch {done + 1}/{self.epochs})")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.last_batch = time.time()
+        self.epoch_first_step = self.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        self.last_batch = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        steps = self.step - self.epoch_first_step
+        train_time = self.last_batch - self.epoch_start
+        row = {
+            "epoch": epoch + 1,
+            "step": self.step,
+            "loss": round(float(logs.get("loss", math.nan)), 6),
+            "top1_error": _error(logs, "top1"),
+            "top5_error": _error(logs, "top5"),
+            "val_loss": round(float(logs["val_loss"]), 6) if "val_loss" in logs else "",
+            "val_top1_error": _error(logs, "val_top1"),
+            "val_top5_error": _error(logs, "val_top5"),
+            "learning_rate": logs.get("learning_rate", ""),
+            "images_per_sec": round(steps * self.global_batch / train_time, 1) if steps else "",
+            "epoch_time_s": round(time.time() - self.epoch_start, 2),
+        }
+        self.rows.append(row)
+        wd.write_metrics(self.workdir, self.rows, FIELDS)
+        wd.save_model_atomic(self.model, os.path.join(self.checkpoints, "last.keras"))
+        if row["val_top1_error"] != "" and row["val_top1_error"] < self.best:
+            self.best = row["val_top1_error"]
+            wd.save_model_atomic(self.model, os.path.join(self.checkpoints, "best.keras"))
+        self.log(self._line(row))
+
+    def _line(self, row) -> str:
+        elapsed = time.time() - self.start_time
+        done = self.step - self.start_step
+        eta = elapsed / done * (self.total_steps - self.step) if done else math.nan
+        val = (
+            f" | val top-1 err {row['val_top1_error']:.2f}%" if row["val_top1_error"] != "" else ""
+        )
+        rate = f" | {row['images_per_sec']:.0f} img/s" if row["images_per_sec"] != "" else ""
+        return (
+            f"epoch {row['epoch']}/{self.epochs} step {self.step}/{self.total_steps} | "
+            f"loss {row['loss']:.4f} | top-1 err {row['top1_error']:.2f}%{val} | "
+            f"lr {float(row['learning_rate'] or 0):.4g}{rate} | elapsed {_duration(elapsed)} "
+            f"ETA {_duration(eta) if math.isfinite(eta) else '?'}"
+        )

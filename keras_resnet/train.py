@@ -1,0 +1,196 @@
+"""`train_and_evaluate(config, workdir)`: the paper's recipes with Keras `fit`.
+
+Order matters for the guarantees: the config and the dataset are checked before anything is
+written, so a refused or impossible run leaves the workdir as it was; the optimizer's iteration
+counter (restored by BackupAndRestore) drives the epochs and the learning rate, so a SIGKILL
+anywhere costs at most `backup_every_steps` steps.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import shutil
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from keras_resnet import callbacks as cb
+from keras_resnet import data, distribute, recording, registry
+from keras_resnet import workdir as wd
+from keras_resnet.cli import UserError
+from keras_resnet.resnet import create_model
+
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
+CHOICES = {
+    "lr_schedule": ("step", "plateau"),
+    "warmup": ("none", "until_error", "linear"),
+    "precision": tuple(PRECISIONS),
+}
+
+
+def validate(config) -> registry.ModelSpec:
+    """Checks the config without touching data or disk; returns the model's spec."""
+    try:
+        spec = registry.get_spec(config.model)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    for key, allowed in CHOICES.items():
+        if config[key] not in allowed:
+            raise UserError(f"config.{key}={config[key]!r}; choose one of {', '.join(allowed)}.")
+    if not 0 < config.scale <= 1:
+        raise UserError(f"config.scale must be in (0, 1], got {config.scale}.")
+    if config.batch_size < 1:
+        raise UserError(f"config.batch_size must be positive, got {config.batch_size}.")
+    if not (config.num_epochs or config.train_steps):
+        raise UserError("set config.num_epochs or config.train_steps (EPOCHS= in make train).")
+    return spec
+
+
+def run_length(config, num_train_full: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(total steps, epochs). num_epochs counts passes over the full (unscaled) training set;
+    `scale` then shrinks the steps like the data, so a scaled run keeps its epoch count."""
+    full_spe = max(1, num_train_full // config.batch_size)
+    length = config.num_epochs * full_spe if config.num_epochs else config.train_steps
+    total = max(1, round(length * config.scale))
+    return total, math.ceil(total / steps_per_epoch)
+
+
+def build_model(config, spec, num_classes, input_shape) -> keras.Model:
+    """The ResNet, compiled with SGD + momentum; create under `strategy.scope()`."""
+    model = create_model(
+        spec.name,
+        num_classes=num_classes,
+        input_shape=input_shape,
+        shortcut=config.shortcut,
+        variant=config.variant,
+        weight_decay=config.weight_decay,  # coupled L2 (see experiments/base.py)
+    )
+    optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
+    if config.precision == "float16":
+        # float16 gradients underflow without it; bfloat16 has float32's range and needs none.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[
+            keras.metrics.SparseCategoricalAccuracy(name="top1"),
+            keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
+        ],
+        jit_compile=bool(config.jit_compile),
+    )
+    return model
+
+
+def _tensorboard(workdir: str) -> keras.callbacks.Callback:
+    if importlib.util.find_spec("tensorboard") is None:  # TF 2.21 no longer pulls it in
+        print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        return keras.callbacks.Callback()
+    return keras.callbacks.TensorBoard(os.path.join(workdir, wd.TENSORBOARD), write_graph=False)
+
+
+def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
+    """Trains `config` in `workdir` (resuming if it holds the same run); returns results.json."""
+    spec = validate(config)
+    strategy = strategy or distribute.get_strategy("auto")
+    distribute.check_global_batch(config.batch_size, strategy)
+    own_dir = distribute.worker_workdir(workdir, strategy)
+    config_dict = config.to_dict()
+    if wd.check_config(own_dir, config_dict):
+        results = wd.read_json(os.path.join(own_dir, wd.RESULTS))
+        if results is not None:
+            print(f"{own_dir} is already trained: {results}", flush=True)
+            return results
+    source = data.load_source(
+        config.dataset,
+        model_style=data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL,
+        model_classes=spec.default_num_classes,
+        data_dir=config.data.data_dir,
+        manual_dir=config.data.manual_dir,
+    )
+    wd.write_config(own_dir, config_dict)
+    keras.utils.set_random_seed(config.seed)
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)
+    total_steps, epochs = run_length(
+        config, source.num_train - config.data.val_split, ds.steps_per_epoch
+    )
+    base_lr = config.learning_rate * config.batch_size / config.lr_reference_batch
+    print(
+        f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
+        f"test images, {epochs} epochs of {ds.steps_per_epoch} steps ({total_steps} steps), "
+        f"batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), lr {base_lr:g}",
+        flush=True,
+    )
+
+    keras.mixed_precision.set_dtype_policy(PRECISIONS[config.precision])
+    try:
+        with strategy.scope():
+            model = build_model(config, spec, ds.num_classes, ds.input_shape)
+        backup = cb.ResumableBackup(
+            os.path.join(own_dir, wd.BACKUP),
+            config.backup_every_steps,
+            ds.steps_per_epoch,
+            total_steps,
+        )
+        initial_epoch = backup.restore(model)
+        callbacks = [
+            cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
+            cb.EpochClock(ds.steps_per_epoch, total_steps),
+            cb.LearningRate(
+                config, base_lr, ds.steps_per_epoch, total_steps, own_dir, initial_epoch
+            ),
+            recording.EpochRecorder(
+                own_dir,
+                epochs=epochs,
+                total_steps=total_steps,
+                global_batch=config.batch_size,
+                initial_epoch=initial_epoch,
+            ),
+            backup,  # after the recorder: an epoch's row is written before its backup
+        ]
+        if own_dir == workdir:  # TensorBoard logs: the chief's only
+            callbacks.append(_tensorboard(workdir))
+        start = time.time()
+        model.fit(
+            ds.train,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=ds.steps_per_epoch,
+            validation_data=ds.val,
+            shuffle=False,  # the pipeline shuffles
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 0,
+        )
+        train_time = time.time() - start
+        wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL))
+        test = model.evaluate(ds.test, return_dict=True, verbose=0)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+    rows = wd.read_metrics(own_dir)
+    results = {
+        "model": spec.name,
+        "dataset": source.name,
+        "top1_error": round(100.0 * (1.0 - float(test["top1"])), 4),
+        "top5_error": round(100.0 * (1.0 - float(test["top5"])), 4),
+        "test_loss": round(float(test["loss"]), 6),
+        "test_images": ds.num_test,
+        "epochs": len(rows),
+        "steps": int(model.optimizer.iterations),
+        "images_per_sec": recording.median_images_per_sec(rows),
+        "train_time_s": round(train_time, 1),
+    }
+    wd.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results)
+    # Only now is the backup no longer needed: a kill before this line resumes at the end.
+    shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
+    print(
+        f"test top-1 error {results['top1_error']:.2f}%, top-5 error "
+        f"{results['top5_error']:.2f}% ({results['steps']} steps, {results['epochs']} epochs, "
+        f"{results['images_per_sec']:.0f} images/s); results in {own_dir}/{wd.RESULTS}",
+        flush=True,
+    )
+    return results

@@ -1,0 +1,113 @@
+"""The run's directory: what is in it, and writing it so that a kill never leaves half a file.
+
+config.json      the resolved config; a rerun with another config is refused
+mean.npy         per-pixel training mean (keras_resnet.data)
+metrics.csv      one row per epoch
+tensorboard/     TensorBoard logs
+backup/          BackupAndRestore's step-level state, deleted when training ends
+checkpoints/     best.keras (lowest val top-1 error) and last.keras
+model.keras      the final model
+results.json     final test top1_error, top5_error (percent), epochs, steps, images_per_sec
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+from keras_resnet.cli import UserError
+
+CONFIG = "config.json"
+METRICS = "metrics.csv"
+RESULTS = "results.json"
+MODEL = "model.keras"
+CHECKPOINTS = "checkpoints"
+BACKUP = "backup"
+TENSORBOARD = "tensorboard"
+SCHEDULE_STATE = "schedule_state.json"
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Writes a temporary sibling, then renames it over `path` (atomic on POSIX)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: str, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str, default=None):
+    if not os.path.exists(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def save_model_atomic(model, path: str) -> None:
+    """`model.save` to `<dir>/.tmp-<name>` (Keras wants the .keras suffix), then rename."""
+    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _normalised(config_dict: dict) -> dict:
+    # JSON turns tuples into lists; compare what would be written with what was written.
+    return json.loads(json.dumps(config_dict, sort_keys=True))
+
+
+def _differences(old: dict, new: dict, prefix="") -> list[str]:
+    keys = sorted(set(old) | set(new))
+    out = []
+    for k in keys:
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+def check_config(workdir: str, config_dict: dict) -> bool:
+    """Raises UserError if `workdir` holds a run of another config; True if it holds this one.
+
+    Reading only: nothing is written, so a refused rerun leaves the old run untouched.
+    """
+    old = read_json(os.path.join(workdir, CONFIG))
+    if old is None:
+        return False
+    diff = _differences(old, _normalised(config_dict))
+    if diff:
+        shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
+        raise UserError(
+            f"{workdir} holds a run with a different config ({shown}); use another --workdir "
+            "(WORKDIR=) or the same settings to resume."
+        )
+    return True
+
+
+def write_config(workdir: str, config_dict: dict) -> None:
+    os.makedirs(workdir, exist_ok=True)
+    atomic_write_json(os.path.join(workdir, CONFIG), _normalised(config_dict))
+
+
+def read_metrics(workdir: str) -> list[dict]:
+    path = os.path.join(workdir, METRICS)
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_metrics(workdir: str, rows: list[dict], fields: list[str]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(os.path.join(workdir, METRICS), buf.getvalue())

@@ -1,0 +1,147 @@
+"""Input pipelines: sources, the paper's augmentations, TFDS paths through mock_data."""
+
+import os
+
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from experiments import cifar10, imagenet
+from keras_resnet import data
+from keras_resnet.cli import UserError
+from keras_resnet.data import preprocess
+
+
+def _cifar_config(**overrides):
+    config = cifar10.get_config("resnet8")
+    config.batch_size = 8
+    config.update(overrides)
+    return config
+
+
+def test_digits_is_offline_fixed_and_32x32_rgb():
+    a, b = data.load_source("digits", model_style=data.SMALL, model_classes=10), None
+    b = data.load_source("digits", model_style=data.SMALL, model_classes=10)
+    assert (a.num_train, a.num_test, a.num_classes, a.flip) == (1437, 360, 10, False)
+    xa, ya = next(iter(a.test.batch(360)))
+    xb, yb = next(iter(b.test.batch(360)))
+    assert xa.shape == (360, 32, 32, 3) and xa.dtype == tf.uint8
+    np.testing.assert_array_equal(xa, xb)  # the split is fixed
+    np.testing.assert_array_equal(ya, yb)
+    assert xa.numpy().max() > 200 and np.all(xa[..., 0] == xa[..., 2])  # grey, full range
+    assert sorted(np.unique(ya.numpy())) == list(range(10))
+
+
+def test_small_train_pads_crops_and_keeps_shape():
+    image = tf.fill((32, 32, 3), tf.constant(255, tf.uint8))
+    mean = np.full((32, 32, 3), 0.5, np.float32)
+    outs = np.stack([preprocess.small_train(image, mean).numpy() for _ in range(20)])
+    assert outs.shape == (20, 32, 32, 3)
+    # Pixels are 1 - 0.5 = 0.5 inside the image, 0 in the 4-pixel zero padding; some crops
+    # must show padding, and none can show more than 4 rows or columns of it.
+    assert set(np.unique(outs)) <= {0.0, 0.5}
+    assert (outs == 0).any()
+    assert (outs[:, 4:28, 4:28] == 0.5).all()
+
+
+def test_imagenet_views_sizes_and_lighting():
+    image = tf.cast(tf.random.uniform((300, 400, 3), 0, 256, tf.int32), tf.uint8)
+    mean = np.zeros((224, 224, 3), np.float32)
+    assert preprocess.imagenet_train(image, mean).shape == (224, 224, 3)
+    assert preprocess.resize_shorter(image, 256).shape == (256, 341, 3)
+    centre = preprocess.imagenet_eval(image, mean)
+    expected = preprocess.center_crop(
+        preprocess.resize_shorter(preprocess.to_unit(image), 256), 224
+    )
+    np.testing.assert_allclose(centre, expected)
+    crops = preprocess.ten_crop(image, mean, crop=224, resize=256)
+    assert crops.shape == (10, 224, 224, 3)
+    np.testing.assert_allclose(crops[5], tf.image.flip_left_right(crops[0]))
+    np.testing.assert_allclose(crops[4], centre, atol=1e-6)
+    # PCA lighting adds one RGB offset to every pixel, spanned by the AlexNet eigenvectors.
+    flat = tf.zeros((8, 8, 3))
+    shift = preprocess.lighting(flat).numpy()
+    assert np.allclose(shift, shift[0, 0]) and np.abs(shift).max() > 0
+
+
+def test_cifar10_through_tfds_mock_with_val_split_and_saved_mean(tmp_path):
+    config = _cifar_config()
+    config.data.val_split = 20
+    with tfds.testing.mock_data(num_examples=100):
+        source = data.load_source("cifar10", model_style=data.SMALL, model_classes=10)
+        ds = data.build(source, config, workdir=str(tmp_path))
+        x, y = next(iter(ds.train))
+        again = data.build(source, config, workdir=str(tmp_path))
+    assert (ds.num_train, ds.num_val, ds.steps_per_epoch, ds.input_shape) == (
+        80,
+        20,
+        10,
+        (32, 32, 3),
+    )
+    assert x.shape == (8, 32, 32, 3) and x.dtype == tf.float32 and y.shape == (8,)
+    saved = np.load(tmp_path / data.MEAN_FILE)
+    np.testing.assert_array_equal(saved, ds.mean)
+    np.testing.assert_array_equal(again.mean, ds.mean)
+    assert 0.3 < float(saved.mean()) < 0.7  # uniform random mock pixels average ~0.5
+    assert sum(int(b[1].shape[0]) for b in ds.val) == 20
+
+
+def test_imagenet2012_through_tfds_mock():
+    config = imagenet.get_config("resnet18")
+    config.batch_size = 4
+    config.data.update(image_size=32, scale_range=(36, 48), eval_resize=36, mean_examples=10)
+    with tfds.testing.mock_data(num_examples=12):
+        source = data.load_source("imagenet2012", model_style=data.IMAGENET, model_classes=1000)
+        ds = data.build(source, config)
+        x, _ = next(iter(ds.train))
+        v, _ = next(iter(ds.test))
+    assert source.num_classes == 1000 and source.style == data.IMAGENET
+    assert x.shape == (4, 32, 32, 3) and v.shape[1:] == (32, 32, 3)
+    assert ds.mean.shape == (32, 32, 3)
+
+
+def test_imagenet_missing_names_manual_dir(tmp_path):
+    with pytest.raises(data.DatasetUnavailable, match="manual_dir=.*manual") as e:
+        data.load_source(
+            "imagenet2012", model_style=data.IMAGENET, model_classes=1000, data_dir=str(tmp_path)
+        )
+    assert "ILSVRC2012_img_train.tar" in str(e.value)
+
+
+def test_unknown_dataset_is_a_user_error():
+    with pytest.raises(UserError, match="unknown dataset 'mnist'.*digits"):
+        data.load_source("mnist", model_style=data.SMALL, model_classes=10)
+
+
+def test_image_folder_classes_split_and_resize(tmp_path):
+    for cls, value in (("cat", 30), ("dog", 220)):
+        os.makedirs(tmp_path / cls)
+        for i in range(10):
+            png = tf.io.encode_png(tf.fill((20, 24, 3), tf.constant(value, tf.uint8)))
+            tf.io.write_file(str(tmp_path / cls / f"{i}.png"), png)
+    source = data.load_source(f"image_folder:{tmp_path}", model_style=data.SMALL, model_classes=10)
+    assert (source.num_classes, source.num_train, source.num_test) == (2, 18, 2)
+    for x, y in source.train:
+        assert x.shape == (32, 32, 3)
+        assert int(x[0, 0, 0]) == (30 if int(y) == 0 else 220)  # label follows the folder
+    with pytest.raises(data.DatasetUnavailable, match="not a directory"):
+        data.load_source(f"image_folder:{tmp_path}/nope", model_style=data.SMALL, model_classes=2)
+
+
+def test_synthetic_and_scale():
+    src = data.load_source("synthetic", model_style=data.IMAGENET, model_classes=1000)
+    x, y = next(iter(src.train))
+    assert x.shape == (224, 224, 3) and 0 <= int(y) < 1000
+    train, val, test, counts = data.split(src, val_split=0, scale=0.01)
+    assert counts == (100, 100, 100)  # 1% of 10k; evaluation keeps at least 100
+    assert sum(1 for _ in train) == 100
+
+
+def test_batch_larger_than_data_is_a_user_error():
+    config = ml_collections.ConfigDict(_cifar_config().to_dict())
+    config.batch_size = 4096
+    source = data.load_source("digits", model_style=data.SMALL, model_classes=10)
+    with pytest.raises(UserError, match="fewer than one batch"):
+        data.build(source, config)

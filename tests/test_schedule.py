@@ -1,0 +1,76 @@
+"""The learning-rate schedules and run lengths of the paper's recipes (pure functions)."""
+
+import keras
+import pytest
+
+from experiments import cifar10, imagenet
+from keras_resnet import callbacks as cb
+from keras_resnet import train
+
+
+def test_cifar_step_schedule_divides_at_32k_and_48k_of_64k():
+    config = cifar10.get_config("resnet20")
+    total = config.train_steps
+    f = lambda s: cb.step_factor(s, total, config.lr_boundaries, config.lr_decay)  # noqa: E731
+    assert [f(0), f(31_999), f(32_000), f(47_999), f(48_000), f(63_999)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.01, 0.01]
+    )
+
+
+def test_imagenet_step_schedule_is_epochs_30_and_60_of_90():
+    config = imagenet.get_config("resnet50")
+    total, spe = 90 * 5004, 5004
+    f = lambda e: cb.step_factor(e * spe, total, config.lr_boundaries, 0.1)  # noqa: E731
+    assert [f(29), f(30), f(59), f(60), f(89)] == pytest.approx([1, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_plateau_reductions():
+    assert cb.plateau_reductions([50, 40, 30], patience=2, min_delta=0.1) == 0
+    assert cb.plateau_reductions([50, 40, 40, 40], patience=2, min_delta=0.1) == 1
+    # After a reduction the patience counter starts again.
+    assert cb.plateau_reductions([50, 40, 40, 40, 40, 40], patience=2, min_delta=0.1) == 2
+    assert cb.plateau_reductions([50, 40, 39.95, 39.9], patience=2, min_delta=0.1) == 1
+
+
+def test_run_length_and_scale():
+    config = cifar10.get_config("resnet20")
+    # 64k steps of batch 128 on 50k images (390 steps an epoch): 165 epochs, the last partial.
+    assert train.run_length(config, 50_000, 390) == (64_000, 165)
+    config.scale = 0.01  # 1% of the steps on 1% of the data (3 steps an epoch)
+    assert train.run_length(config, 50_000, 3) == (640, 214)
+    config = cifar10.get_config("resnet20")
+    config.num_epochs = 30  # make train EPOCHS=30 on digits
+    assert train.run_length(config, 1437, 11) == (330, 30)
+
+
+def test_resnet110_warms_up_until_error_below_80_percent(tmp_path):
+    config = cifar10.get_config("resnet110")
+    assert config.warmup == "until_error" and cifar10.get_config("resnet56").warmup == "none"
+    lr = cb.LearningRate(config, 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.5))
+    lr.set_model(model)
+    lr.on_train_begin()
+    lr.on_train_batch_begin(0)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    lr.on_train_batch_end(0, {"top1": 0.15})  # 85% error: still warming up
+    lr.on_train_batch_begin(1)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+    lr.on_train_batch_end(1, {"top1": 0.25})  # 75% error: back to 0.1
+    lr.on_train_batch_begin(2)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
+    # A restarted run reads the saved end of warm-up and does not warm up again.
+    again = cb.LearningRate(config, 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path))
+    again.set_model(model)
+    again.on_train_begin()
+    assert again.warmup_end == 2 and again.rate() == pytest.approx(0.1)
+
+
+def test_linear_warmup_and_lr_scaling():
+    config = imagenet.get_config("resnet50")
+    config.warmup, config.warmup_epochs = "linear", 2
+    lr = cb.LearningRate(config, 0.4, steps_per_epoch=10, total_steps=900, workdir="/nonexistent")
+    lr.step, lr.warmup_end, lr.val_errors = 0, None, []
+    assert lr.rate() == pytest.approx(0.02)
+    lr.step = 19
+    assert lr.rate() == pytest.approx(0.4)

@@ -1,0 +1,132 @@
+"""train_and_evaluate end to end on tiny runs: outputs, reruns, NaN, evaluation modes."""
+
+import csv
+import json
+import os
+
+import keras
+import pytest
+
+from experiments import cifar10
+from keras_resnet import callbacks as cb
+from keras_resnet import evaluate, train
+from keras_resnet.cli import UserError
+
+
+def tiny_config(**overrides):
+    config = cifar10.get_config("resnet8")
+    config.dataset = "digits"
+    config.batch_size = 64
+    config.num_epochs = 2
+    config.scale = 0.3  # 432 training images: 6 steps an epoch, 13 steps in all
+    config.backup_every_steps = 4
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("run"))
+    results = train.train_and_evaluate(tiny_config(), workdir)
+    return workdir, results
+
+
+def _snapshot(workdir):
+    out = {}
+    for root, _, files in os.walk(workdir):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, "rb") as fh:
+                out[p] = fh.read()
+    return out
+
+
+def test_outputs(trained):
+    workdir, results = trained
+    for name in ("config.json", "metrics.csv", "mean.npy", "model.keras", "results.json"):
+        assert os.path.exists(os.path.join(workdir, name)), name
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["best.keras", "last.keras"]
+    assert any(f.startswith("events") for _, _, fs in os.walk(workdir + "/tensorboard") for f in fs)
+    assert not os.path.exists(os.path.join(workdir, "backup"))  # removed once results exist
+    with open(os.path.join(workdir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [int(r["step"]) for r in rows] == [6, 12, 13]  # the last epoch is cut at 13 steps
+    for r in rows:
+        for key in ("loss", "top1_error", "top5_error", "val_top1_error", "val_top5_error"):
+            assert r[key] != ""
+        assert 0 <= float(r["val_top1_error"]) <= 100 and float(r["images_per_sec"]) > 0
+    # lr 0.1 x 64/128, divided by 10 at half and three quarters of the 13 steps.
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([0.05, 0.0005, 0.0005])
+    saved = json.load(open(os.path.join(workdir, "results.json")))
+    assert saved == results
+    assert results["steps"] == 13 and results["epochs"] == 3 and results["images_per_sec"] > 0
+    assert 0 <= results["top5_error"] <= results["top1_error"] <= 100
+    config = json.load(open(os.path.join(workdir, "config.json")))
+    assert config["model"] == "resnet8" and config["weight_decay"] == 1e-4
+    model = keras.models.load_model(os.path.join(workdir, "model.keras"))
+    assert model.output.dtype == "float32"
+
+
+def test_rerun_same_config_does_not_retrain(trained):
+    workdir, results = trained
+    before = _snapshot(workdir)
+    assert train.train_and_evaluate(tiny_config(), workdir) == results
+    assert _snapshot(workdir) == before
+
+
+def test_rerun_with_other_config_is_refused_and_writes_nothing(trained):
+    workdir, _ = trained
+    before = _snapshot(workdir)
+    with pytest.raises(UserError, match="different config.*batch_size: 64 -> 32"):
+        train.train_and_evaluate(tiny_config(batch_size=32), workdir)
+    assert _snapshot(workdir) == before
+
+
+def test_evaluate_modes(trained):
+    workdir, results = trained
+    center = evaluate.evaluate(workdir, "center")
+    assert center["top1_error"] == pytest.approx(results["top1_error"], abs=1e-3)
+    assert center["images"] == results["test_images"]
+    for mode in ("10crop", "multiscale"):
+        r = evaluate.evaluate(workdir, mode)
+        assert 0 <= r["top5_error"] <= r["top1_error"] <= 100
+        assert os.path.exists(os.path.join(workdir, f"eval_{mode}.json"))
+
+
+def test_user_errors_before_anything_is_written(tmp_path):
+    cases = {
+        "resnet7": tiny_config(model="resnet7"),
+        "unknown dataset": tiny_config(dataset="mnist"),
+        "manual_dir": tiny_config(dataset="imagenet2012", data={"data_dir": str(tmp_path)}),
+        "scale": tiny_config(scale=2.0),
+    }
+    for pattern, config in cases.items():
+        workdir = tmp_path / pattern.replace(" ", "_")
+        with pytest.raises(UserError, match=pattern):
+            train.train_and_evaluate(config, str(workdir))
+        assert not workdir.exists()
+
+
+def test_nan_loss_stops_with_clear_message(tmp_path):
+    config = tiny_config(learning_rate=1e12, num_epochs=3)
+    with pytest.raises(cb.TrainingDiverged, match="loss became (nan|inf).*last good checkpoint"):
+        train.train_and_evaluate(config, str(tmp_path))
+    assert not (tmp_path / "results.json").exists() and not (tmp_path / "model.keras").exists()
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_mixed_precision_keeps_float32_logits_and_loss(precision):
+    config = tiny_config(precision=precision)
+    keras.mixed_precision.set_dtype_policy(train.PRECISIONS[precision])
+    try:
+        model = train.build_model(config, train.validate(config), 10, (32, 32, 3))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert model.get_layer("stem_conv").compute_dtype == precision
+    assert model.output.dtype == "float32"
+    if precision == "float16":
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    x = keras.random.normal((4, 32, 32, 3))
+    logs = model.train_on_batch(x, keras.ops.arange(4), return_dict=True)
+    assert all(keras.ops.isfinite(v) for v in logs.values())
