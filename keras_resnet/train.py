@@ -136,7 +136,8 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
             ds.steps_per_epoch,
             total_steps,
         )
-        initial_epoch = backup.restore(model)
+        with strategy.scope():  # restoring builds the optimizer's (distributed) variables
+            initial_epoch = backup.restore(model)
         callbacks = [
             cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
             cb.EpochClock(ds.steps_per_epoch, total_steps),
