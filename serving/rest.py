@@ -68,6 +68,8 @@ class RestApi:
             raise invalid(f"Malformed request: {request.method} {path}")
         except ServingError as e:
             return _error(e)
+        except Exception as e:  # noqa: BLE001 - a bug must still answer JSON, not a traceback
+            return _error(ServingError(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}"))
 
     @staticmethod
     def _spec(m) -> tuple[str, int | None, str | None]:

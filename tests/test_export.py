@@ -154,7 +154,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("export: error: No such workdir") and "\n" not in err
 
 
-@pytest.mark.slow
 def test_saved_model_cli_lists_signatures(exported):
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     out = subprocess.run(

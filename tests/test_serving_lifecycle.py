@@ -164,12 +164,20 @@ def test_batcher_full_queue_is_unavailable():
     assert all(f.result(timeout=10)["y"].shape == (1, 1) for f in accepted)
 
 
-def test_server_batching_under_concurrency(tmp_path):
+def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int) -> list[str]:
+    """Exports the tiny model and returns server flags with batching enabled."""
     base = tmp_path / "tiny"
     export_tiny(base)
     params = tmp_path / "batching.txt"
-    params.write_text("max_batch_size { value: 16 }\nbatch_timeout_micros { value: 20000 }\n")
-    flags = server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+    params.write_text(
+        f"max_batch_size {{ value: {max_batch_size} }}\n"
+        f"batch_timeout_micros {{ value: {timeout_micros} }}\n"
+    )
+    return server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+
+
+def test_server_batching_under_concurrency(tmp_path):
+    flags = _batching_flags(tmp_path, 16, 20000)
     with running_server(flags) as server:
         address = f"127.0.0.1:{server.grpc_port}"
         calls = []
@@ -189,14 +197,9 @@ def test_server_batching_under_concurrency(tmp_path):
     assert sum(calls[:-1]) == 16 and len(calls) - 1 < 16
 
 
-@pytest.mark.slow
 def test_sigterm_finishes_in_flight_requests(tmp_path):
-    base = tmp_path / "tiny"
-    export_tiny(base)
-    params = tmp_path / "batching.txt"
     # A 3 s batch timeout keeps a lone request in flight long enough to signal the server.
-    params.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 3000000 }\n")
-    flags = server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+    flags = _batching_flags(tmp_path, 64, 3_000_000)
     rest_port = int(flags[1].split("=")[1])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
