@@ -40,7 +40,7 @@ def layer_responses(model: keras.Model, images, batch_size: int = 128) -> list[t
     names = response_layers(model)
     if not names:
         raise ValueError(f"Model {model.name!r} has no 3x3 conv layers to analyse.")
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names])
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
     images = np.asarray(images, np.float32)
     # Streaming moments: sums of x and x^2 per layer, in float64, so any number of images fits.
     sums = np.zeros((len(names), 2))

@@ -1,0 +1,37 @@
+"""Table 6: CIFAR-10 ResNets and plain nets of depth 20-1202 (paper Section 4.2, Figure 6).
+
+The full recipe of `experiments/cifar10.py` (64k iterations, lr 0.1 divided at 32k and 48k,
+warm-up for 110/1202 layers) on the paper's 45k/5k train/val split.
+
+    python -m experiments.run table6                          # every row, one after another
+    python -m experiments.run table6 --models=resnet20 --scale=0.05   # a shrunk smoke run
+    python -m keras_resnet.main --config=experiments/table6.py:resnet56 --workdir=runs/t6/resnet56
+
+Paper (test error %): ResNet-20 8.75, -32 7.51, -44 7.17, -56 6.97, -110 6.43 (best of 5;
+mean 6.61 +- 0.16), -1202 7.93. Plain nets get worse with depth (Figure 6, left): no
+numbers are printed for them, so the report compares their trend instead.
+"""
+
+from experiments import cifar10
+
+TITLE = "Table 6: CIFAR-10 test error"
+MODELS = (
+    "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202",
+    "plain20", "plain32", "plain44", "plain56", "plain110",
+)  # fmt: skip
+# Paper's test top-1 error (%); None where the paper shows only a curve.
+PAPER = {
+    "resnet20": 8.75,
+    "resnet32": 7.51,
+    "resnet44": 7.17,
+    "resnet56": 6.97,
+    "resnet110": 6.43,
+    "resnet1202": 7.93,
+}
+DEFAULT_DATASET = "cifar10"
+
+
+def get_config(model: str | None = None):
+    config = cifar10.get_config(model or "resnet20")
+    config.data.val_split = 5_000  # the paper's 45k/5k split
+    return config
