@@ -116,7 +116,7 @@ def run(argv=None) -> int:
     base = os.path.join(args.out, args.table)
     report.plot_curves(runs, f"{base}_curves.png", module.TITLE)
     curves = {}
-    for name, run_ in runs.items():
+    for name in runs:
         workdir = os.path.join(root, name)
         model = keras.models.load_model(os.path.join(workdir, "model.keras"), safe_mode=True)
         images = analysis._test_images(workdir, args.num_images)
