@@ -28,6 +28,8 @@ class ModelManager:
         # name -> version -> (state, error message or ""); END versions stay listed, as in TF.
         self._states: dict[str, dict[int, tuple[str, str]]] = {m.name: {} for m in models}
         self._failed: set[tuple[str, int]] = set()
+        # One poll (or reconfiguration) at a time, so no version is ever loaded twice.
+        self._poll_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = None
 
@@ -53,8 +55,27 @@ class ModelManager:
             except Exception as e:  # noqa: BLE001 - a bad poll must not kill the poller
                 log(f"Version poll failed: {e}")
 
+    def reconfigure(self, models: list[ModelConfig]) -> None:
+        """Applies a re-read model config file: new models load, removed ones unload, and
+        policies and version labels change in place (--model_config_file_poll_wait_seconds)."""
+        new = {m.name: m for m in models}
+        with self._poll_lock:
+            with self._lock:
+                for name in new:
+                    self._serving.setdefault(name, {})
+                    self._states.setdefault(name, {})
+            for name in set(self.models) - set(new):
+                for version in sorted(self._serving[name]):
+                    self._unload(name, version)
+            self.models = new
+            self.poll_once()
+
     def poll_once(self) -> None:
-        for config in self.models.values():
+        with self._poll_lock:
+            self._poll_models()
+
+    def _poll_models(self) -> None:
+        for config in list(self.models.values()):
             on_disk = _versions_on_disk(config.base_path)
             wanted = config.wanted(on_disk)
             for version in sorted(wanted - set(self._serving[config.name])):

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--model_name", default="default")
     flag("--model_base_path", default="")
     flag("--model_config_file", default="")
-    flag("--model_config_file_poll_wait_seconds", type=int, default=0, help="accepted, unused")
+    flag("--model_config_file_poll_wait_seconds", type=float, default=0, help="0 = read once")
     flag("--file_system_poll_wait_seconds", type=float, default=1.0, help="0 = load once")
     flag("--enable_batching", type=_bool, nargs="?", const=True, default=False)
     flag("--batching_parameters_file", default="")
@@ -93,10 +93,13 @@ class ModelServer:
         self.predictor = Predictor(self.manager, batching, threads=args.rest_api_num_threads)
         self._loop = None
         self._runner = None
+        self._stopping = threading.Event()
         self.grpc_port = self.rest_port = None
 
     def start(self) -> None:
         self.manager.start()
+        if self.args.model_config_file and self.args.model_config_file_poll_wait_seconds > 0:
+            threading.Thread(target=self._watch_config, name="config-poller", daemon=True).start()
         limit = self.args.max_request_bytes
         self._grpc = grpc.server(
             concurrent.futures.ThreadPoolExecutor(self.args.grpc_max_threads),
@@ -133,8 +136,25 @@ class ModelServer:
         await site.start()
         self.rest_port = site._server.sockets[0].getsockname()[1]
 
+    def _watch_config(self) -> None:
+        """Re-reads --model_config_file when it changes, as tensorflow_model_server does."""
+        path = self.args.model_config_file
+        with open(path, encoding="utf-8") as f:
+            last = f.read()
+        while not self._stopping.wait(self.args.model_config_file_poll_wait_seconds):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                if text != last:
+                    self.manager.reconfigure(config_lib.models_from_flags(self.args))
+                    log(f"Reloaded model config {path}")
+                last = text
+            except (OSError, ValueError) as e:
+                log(f"Keeping the current models: {e}")
+
     def stop(self) -> None:
         """Refuses new connections, lets in-flight requests finish, then releases everything."""
+        self._stopping.set()
         grace = self.args.shutdown_grace_seconds
         stopped = self._grpc.stop(grace)
         if self._loop is not None:

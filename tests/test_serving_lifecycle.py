@@ -106,12 +106,24 @@ def test_version_policies(tmp_path):
     )
     (tmp_path / "models.config").write_text(text)
     flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    with running_server(flags + [f"--model_config_file={tmp_path / 'models.config'}"]) as server:
+    flags += [f"--model_config_file={tmp_path / 'models.config'}"]
+    flags += ["--model_config_file_poll_wait_seconds=0.2"]
+    with running_server(flags) as server:
         assert server.manager.available() == {"tiny": [1, 2]}
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"
-        for label, version in (("stable", "1"), ("canary", "2")):
+
+        def label_version(label):
             status, body = http("GET", f"{url}/labels/{label}")
-            assert status == 200 and body["model_version_status"][0]["version"] == version
+            return body["model_version_status"][0]["version"] if status == 200 else body
+
+        assert (label_version("stable"), label_version("canary")) == ("1", "2")
+        # Editing the config file moves the model to "latest" and the label to version 3.
+        text = f'model_config_list {{ config {{ name: "tiny" base_path: "{base}" '
+        text += 'version_labels { key: "stable" value: 3 } } }'
+        (tmp_path / "models.config").write_text(text)
+        assert _wait_for(lambda: server.manager.available() == {"tiny": [3]})
+        assert label_version("stable") == "3"
+        assert label_version("canary") == {"error": "Unrecognized servable version label: canary"}
 
 
 class _CountingServable:
