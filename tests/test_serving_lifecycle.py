@@ -176,7 +176,7 @@ def test_batcher_full_queue_is_unavailable():
     assert all(f.result(timeout=10)["y"].shape == (1, 1) for f in accepted)
 
 
-def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int) -> list[str]:
+def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int, queue=100) -> list[str]:
     """Exports the tiny model and returns server flags with batching enabled."""
     base = tmp_path / "tiny"
     export_tiny(base)
@@ -184,6 +184,7 @@ def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int) -> list[
     params.write_text(
         f"max_batch_size {{ value: {max_batch_size} }}\n"
         f"batch_timeout_micros {{ value: {timeout_micros} }}\n"
+        f"max_enqueued_batches {{ value: {queue} }}\n"
     )
     return server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
 
@@ -207,6 +208,24 @@ def test_server_batching_under_concurrency(tmp_path):
     batched = np.concatenate([r["probabilities"] for r in results])
     np.testing.assert_allclose(batched, alone["probabilities"], atol=1e-5)
     assert sum(calls[:-1]) == 16 and len(calls) - 1 < 16
+
+
+def test_full_batch_queue_answers_503(tmp_path):
+    with running_server(_batching_flags(tmp_path, 1, 0, queue=1)) as server:
+        servable = server.manager.get("tiny")
+        original = servable.run
+        servable.run = lambda *a: (time.sleep(0.3), original(*a))[1]  # a slow model
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny:predict"
+        body = {"instances": [{"b64": _b64()}]}
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(lambda _: http("POST", url, body), range(6)))
+    codes = sorted(status for status, _ in answers)
+    assert 200 in codes and 503 in codes and set(codes) == {200, 503}
+    refused = [b for status, b in answers if status == 503]
+    assert all(
+        b == {"error": "The batch scheduling queue to which this task was submitted is full"}
+        for b in refused
+    )
 
 
 def test_sigterm_finishes_in_flight_requests(tmp_path):
