@@ -130,8 +130,9 @@ def main(argv=None) -> int:
     where.add_argument("--rest", default=None, help="host:port of the REST API (default)")
     where.add_argument("--grpc", default=None, help="host:port of the gRPC API")
     p.add_argument("--top_k", type=int, default=5)
-    p.add_argument("--version", type=int, default=None)
-    p.add_argument("--label", default=None)
+    pick = p.add_mutually_exclusive_group()
+    pick.add_argument("--version", type=int, default=None)
+    pick.add_argument("--label", default=None)
     p.add_argument("--timeout", type=float, default=30.0)
     args = p.parse_args(argv)
     try:

@@ -6,7 +6,9 @@
 
 Differences from tensorflow_model_server, on purpose: it binds 127.0.0.1 unless --host says
 otherwise; Prometheus metrics are on by default; --max_request_bytes bounds request size.
-SIGTERM/SIGINT stop it gracefully: no new requests, in-flight ones finish, then exit 0.
+New version directories are polled every --file_system_poll_wait_seconds, and the config file
+every --model_config_file_poll_wait_seconds when set. SIGTERM/SIGINT stop it gracefully: no new
+requests, in-flight ones finish, then exit 0.
 """
 
 from __future__ import annotations
