@@ -71,8 +71,11 @@ SMALL_IMAGENET = [
 @pytest.mark.parametrize(
     "table, extra",
     [
-        ("digits_degradation", ["--scale=0.05"]),
-        ("table6", ["--dataset=digits", "--scale=0.0005", "--set=batch_size=16"]),
+        ("digits_degradation", ["--scale=0.1", "--set=num_epochs=3"]),
+        (
+            "table6",
+            ["--dataset=digits", "--scale=0.1", "--set=batch_size=16", "--set=num_epochs=1"],
+        ),
         ("table2", SMALL_IMAGENET),
         ("table3", SMALL_IMAGENET),
     ],

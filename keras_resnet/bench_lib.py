@@ -1,0 +1,179 @@
+"""Measurement primitives for `make bench`: the machine's matmul peak, Keras and PyTorch
+inference/training throughput, and peak memory. Each returns plain numbers; `benchmark.py`
+decides what to run and reports ratios measured in the same run."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+
+@dataclasses.dataclass
+class Timing:
+    per_iter_s: float  # median seconds per iteration
+    iters: int
+
+    def rate(self, items_per_iter: int) -> float:
+        return items_per_iter / self.per_iter_s
+
+
+def time_fn(fn: Callable[[], object], *, warmup: int, min_time: float, max_iters: int) -> Timing:
+    """Median time of `fn()` after `warmup` calls, over at least 3 calls and `min_time` seconds.
+
+    The median, not the mean, because these machines are shared and noisy: one stalled
+    iteration should not move the result.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < min_time and len(times) < max_iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return Timing(statistics.median(times), len(times))
+
+
+def _sync(result) -> None:
+    """Forces TF's async execution to finish, so timings cover the work itself."""
+    flat = tf.nest.flatten(result)
+    if flat:
+        _ = flat[0].numpy() if hasattr(flat[0], "numpy") else flat[0]
+
+
+def matmul_peak_gflops(dtype: str, *, n: int = 4096, min_time: float = 2.0) -> float:
+    """Achieved GFLOP/s (2·n³ per matmul) of a large square matmul: the machine's practical
+    ceiling for dense layers and convolutions (which oneDNN lowers to similar GEMM kernels)."""
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    b = tf.random.normal((n, n), dtype=tf.float32)
+    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+    f = tf.function(lambda: tf.matmul(a, b))
+    timing = time_fn(lambda: _sync(f()), warmup=2, min_time=min_time, max_iters=50)
+    return 2 * n**3 / timing.per_iter_s / 1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """A numeric mode: a Keras dtype policy and whether XLA compiles the step."""
+
+    name: str
+    policy: str = "float32"
+    jit: bool = False
+
+
+MODES = {
+    "float32": Mode("float32"),
+    "bf16": Mode("bf16", policy="mixed_bfloat16"),
+    "xla": Mode("xla", jit=True),
+    "xla_bf16": Mode("xla_bf16", policy="mixed_bfloat16", jit=True),
+}
+
+
+def keras_throughput(
+    build: Callable[[], keras.Model],
+    mode: Mode,
+    *,
+    batch: int,
+    image_size: int,
+    num_classes: int,
+    train: bool,
+    min_time: float,
+    warmup: int = 2,
+    max_iters: int = 30,
+) -> float:
+    """Images/s of a Keras model's forward pass (train=False) or full SGD step (train=True)."""
+    keras.mixed_precision.set_global_policy(mode.policy)
+    try:
+        keras.utils.clear_session()
+        model = build()
+        x = tf.random.uniform((batch, image_size, image_size, 3), dtype=tf.float32)
+        y = tf.random.uniform((batch,), maxval=num_classes, dtype=tf.int32)
+        if train:
+            model.compile(
+                optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                jit_compile=mode.jit,
+            )
+            model.make_train_function()
+            step = model.train_function
+            data = iter(lambda: (x, y), None)  # an endless iterator of the same batch
+            fn = lambda: _sync(step(data))  # noqa: E731
+        else:
+            forward = tf.function(lambda t: model(t, training=False), jit_compile=mode.jit)
+            fn = lambda: _sync(forward(x))  # noqa: E731
+        timing = time_fn(fn, warmup=warmup, min_time=min_time, max_iters=max_iters)
+        return timing.rate(batch)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def torch_resnet50_throughput(
+    *, batch: int, train: bool, bf16: bool, min_time: float, threads: int
+) -> float | None:
+    """Images/s of a PyTorch ResNet-50 (torchvision's layout) on the CPU, channels_last, with
+    optional bf16 autocast; None when torch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    try:
+        from torchvision.models import resnet50 as tv_resnet50  # the real peer, if importable
+
+        net = tv_resnet50()
+    except Exception:  # torchvision absent or broken beside this torch build
+        from keras_resnet.torch_reference import ARCHS, ResNet
+
+        net = ResNet(*ARCHS["resnet50"])
+    torch.set_num_threads(threads)
+    net = net.to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
+    y = torch.randint(0, 1000, (batch,))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    if train:
+        net.train()
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def fn():
+            opt.zero_grad(set_to_none=True)
+            with autocast:
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            opt.step()
+
+    else:
+        net.eval()
+
+        def fn():
+            with torch.inference_mode(), autocast:
+                net(x)
+
+    return time_fn(fn, warmup=2, min_time=min_time, max_iters=30).rate(batch)
+
+
+def resnet50_train_peak_rss_mib(batch: int = 32, steps: int = 2) -> float:
+    """Peak resident memory (MiB) of a fresh process running ResNet-50 training steps.
+
+    A child process, so that nothing this process already allocated counts; ru_maxrss is the
+    kernel's high-water mark for that child alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, keras, tensorflow as tf, keras_resnet\n"
+        "m = keras_resnet.create_model('resnet50')\n"
+        "m.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),"
+        " loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
+        f"x = tf.random.uniform(({batch}, 224, 224, 3)); y = tf.zeros(({batch},), tf.int32)\n"
+        f"for _ in range({steps}): m.train_on_batch(x, y)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    return int(out.strip().splitlines()[-1]) / 1024.0  # Linux reports KiB

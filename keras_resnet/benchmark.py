@@ -1,0 +1,181 @@
+"""`make bench` / `python -m keras_resnet.benchmark [--quick]`: throughput against the machine's
+measured matmul peak and against peers (keras.applications, PyTorch), all in one run.
+
+Every figure in the report is measured by this process on this machine, and every comparison
+is a ratio of two numbers from the same run: these machines are shared and noisy, so absolute
+numbers from different runs are not comparable.
+
+Writes a Markdown table to stdout and to `bench/results-<host>.md`, and the raw numbers to
+`bench/results-<host>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+
+# (model, image size, batch) as the benchmark issue asks: ImageNet ResNet-50 and CIFAR ResNet-20.
+WORKLOADS = {"resnet50": (224, 32), "resnet20": (32, 256)}
+
+
+def _settings(quick: bool) -> dict:
+    if quick:  # under 3 minutes on 2 cores: fewer modes, fewer iterations
+        return {
+            "min_time": 0.5,
+            "warmup": 1,
+            "max_iters": 3,
+            "infer_modes": ["float32", "bf16", "xla"],
+            "train_modes": ["float32"],
+        }
+    return {
+        "min_time": 5.0,
+        "warmup": 2,
+        "max_iters": 30,
+        "infer_modes": ["float32", "bf16", "xla", "xla_bf16"],
+        "train_modes": ["float32", "bf16", "xla", "xla_bf16"],
+    }
+
+
+def _machine() -> dict:
+    import tensorflow as tf
+
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpus": gpus,
+        "tensorflow": tf.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def run(quick: bool, log=print) -> dict:
+    import keras
+
+    import keras_resnet
+    from keras_resnet import bench_lib as bl
+    from keras_resnet import bench_pipeline, bench_report
+
+    s = _settings(quick)
+    timing = {k: s[k] for k in ("min_time", "warmup", "max_iters")}
+    results: dict = {"machine": _machine(), "quick": quick, "peak_gflops": {}, "rows": []}
+    for dtype in ("float32", "bfloat16"):
+        results["peak_gflops"][dtype] = bl.matmul_peak_gflops(dtype, min_time=s["min_time"] * 2)
+        log(f"matmul peak {dtype}: {results['peak_gflops'][dtype]:.0f} GFLOP/s")
+
+    def record(impl, model, task, mode, images_per_s, macs):
+        # A training step is counted as 3x the forward FLOPs (forward + two backward GEMMs).
+        gflops = images_per_s * macs * 2 * (3 if task == "train" else 1) / 1e9
+        peak = results["peak_gflops"]["bfloat16" if "bf16" in mode else "float32"]
+        row = {
+            "impl": impl,
+            "model": model,
+            "task": task,
+            "mode": mode,
+            "images_per_s": round(images_per_s, 2),
+            "gflops": round(gflops, 1),
+            "pct_of_peak": round(100 * gflops / peak, 1),
+        }
+        results["rows"].append(row)
+        log(f"{impl:>18} {model:>9} {task:>5} {mode:>9}: {images_per_s:8.1f} img/s "
+            f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)")  # fmt: skip
+
+    for name, (size, batch) in WORKLOADS.items():
+        macs = keras_resnet.count_flops(keras_resnet.create_model(name))
+        classes = keras_resnet.get_spec(name).default_num_classes
+        for task, modes in (("infer", s["infer_modes"]), ("train", s["train_modes"])):
+            for mode in modes:
+                rate = bl.keras_throughput(
+                    lambda n=name: keras_resnet.create_model(n),
+                    bl.MODES[mode],
+                    batch=batch,
+                    image_size=size,
+                    num_classes=classes,
+                    train=task == "train",
+                    **timing,
+                )
+                record("keras_resnet", name, task, mode, rate, macs)
+
+    # Peers on the same workload: ResNet-50, 224x224, batch 32.
+    macs50 = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5"))
+    for task in ("infer", "train"):
+        rate = bl.keras_throughput(
+            lambda: keras.applications.ResNet50(weights=None),
+            bl.MODES["float32"],
+            batch=32,
+            image_size=224,
+            num_classes=1000,
+            train=task == "train",
+            **timing,
+        )
+        record("keras.applications", "resnet50", task, "float32", rate, macs50)
+        for bf16 in (False, True):
+            rate = bl.torch_resnet50_throughput(
+                batch=32,
+                train=task == "train",
+                bf16=bf16,
+                min_time=s["min_time"],
+                threads=os.cpu_count() or 1,
+            )
+            if rate is None:
+                log("torch not installed: PyTorch peer skipped")
+                break
+            record("pytorch", "resnet50", task, "bf16" if bf16 else "float32", rate, macs50)
+
+    step = {
+        r["model"]: r["images_per_s"]
+        for r in results["rows"]
+        if r["impl"] == "keras_resnet" and r["task"] == "train" and r["mode"] == "float32"
+    }
+    results["pipeline"] = bench_pipeline.measure(
+        quick=quick,
+        log=log,
+        step_rates={"cifar10": step.get("resnet20"), "imagenet_jpeg": step.get("resnet50")},
+    )
+    results["peak_rss_mib_resnet50_train_b32"] = round(bl.resnet50_train_peak_rss_mib(), 1)
+    log(
+        f"peak RSS, resnet50 training step at batch 32: {results['peak_rss_mib_resnet50_train_b32']:.0f} MiB"
+    )
+    results["ratios"] = bench_report.ratios(results)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer modes and iterations (< 3 min)")
+    parser.add_argument("--out_dir", default="bench", help="where results-<host>.{json,md} go")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from keras_resnet import bench_report
+
+    start = time.time()
+    results = run(args.quick, log=lambda m: print(m, file=sys.stderr, flush=True))
+    results["wall_s"] = round(time.time() - start, 1)
+    table = bench_report.markdown(results)
+    print(table)
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"results-{results['machine']['host']}{'-quick' if args.quick else ''}"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(table + "\n")
+    print(f"\nwrote {out / stem}.json and .md in {results['wall_s']:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
