@@ -115,13 +115,16 @@ def export_model(
     # Build in a hidden directory and rename: a polling server never sees a half-written version.
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    module, signatures = _serving_module(model, pre)
-    tf.saved_model.save(module, tmp, signatures=signatures)
-    export_assets.write_warmup_requests(tmp, model_name, pre.height, pre.width)
-    info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
-    with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
-        json.dump(info, f, indent=2)
-    os.rename(tmp, final)
+    try:
+        module, signatures = _serving_module(model, pre)
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        export_assets.write_warmup_requests(tmp, model_name, pre.height, pre.width)
+        info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
+        with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
+            json.dump(info, f, indent=2)
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # only left behind when something failed
 
     app_model(model, pre).save(os.path.join(export_dir, f"{model_name}-{version}.keras"))
     export_assets.write_models_config(
