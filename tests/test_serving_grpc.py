@@ -121,3 +121,12 @@ def test_errors_use_tf_serving_status_codes(served):
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     classify = classification_pb2.ClassificationRequest()
     assert _code(channel, classify, "Classify")[0] == grpc.StatusCode.UNIMPLEMENTED
+
+
+def test_messages_above_grpc_default_limit_get_through(served):
+    _, _, channel = served
+    # 6 MiB is over gRPC's 4 MiB default: it must reach the model (and fail decoding there).
+    code, details = _code(
+        channel, predict_request(image_bytes=np.array([b"\0" * (6 << 20)], dtype=object))
+    )
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "image" in details.lower()
