@@ -12,9 +12,16 @@ import math
 import os
 
 import keras
+import tensorflow as tf
 
 from keras_resnet import workdir as wd
 from keras_resnet.cli import UserError
+
+
+def optimizer_step(model) -> int:
+    """The optimizer's iteration count as an int, also for a MirroredVariable (whose Keras
+    wrapper refuses `int()` inside a strategy scope)."""
+    return int(tf.convert_to_tensor(model.optimizer.iterations).numpy())
 
 
 class TrainingDiverged(UserError):
@@ -33,7 +40,7 @@ class NanGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = float((logs or {}).get("loss", 0.0))
         if not math.isfinite(loss):
-            step = int(self.model.optimizer.iterations)
+            step = optimizer_step(self.model)
             raise TrainingDiverged(
                 f"loss became {loss} at step {step}; training stopped and the last good "
                 f"checkpoint is kept in {self.checkpoint_hint}. Lower learning_rate or enable "
@@ -65,13 +72,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             if not model.optimizer.built:
                 model.optimizer.build(model.trainable_variables)
             model.load_weights(self._weights_path)
-        step = int(model.optimizer.iterations)
+        step = optimizer_step(model)
         if step >= self.total_steps:
             return math.ceil(self.total_steps / self.steps_per_epoch)
         return step // self.steps_per_epoch
 
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations)  # restore() already ran
+        self.step = optimizer_step(self.model)  # restore() already ran
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -96,7 +103,7 @@ class _StepCounter(keras.callbacks.Callback):
     """Reads the (restored) iteration counter once, then counts batches in Python."""
 
     def on_train_begin(self, logs=None):
-        self.step = int(self.model.optimizer.iterations)
+        self.step = optimizer_step(self.model)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1

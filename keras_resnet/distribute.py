@@ -48,11 +48,18 @@ def get_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.St
     """Returns the strategy called `name` (one of STRATEGIES)."""
     if name not in STRATEGIES:
         raise UserError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
+    if name == "auto" and _tf_config().get("cluster"):
+        name = "multi_worker"
+    if name == "multi_worker":
+        # Must come before anything initialises the runtime (listing logical devices does).
+        if not _tf_config().get("cluster"):
+            raise UserError(
+                "--strategy=multi_worker needs TF_CONFIG with a 'cluster' and a 'task'."
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
-        if _tf_config().get("cluster"):
-            name = "multi_worker"
-        elif tpu:
+        if tpu:
             name = "tpu"
         elif len(gpus) > 1 or len(tf.config.list_logical_devices("CPU")) > 1:
             name = "mirrored"
@@ -62,12 +69,6 @@ def get_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.St
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     if name == "mirrored":
         return _mirrored(gpus)
-    if name == "multi_worker":
-        if not _tf_config().get("cluster"):
-            raise UserError(
-                "--strategy=multi_worker needs TF_CONFIG with a 'cluster' and a 'task'."
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)
@@ -108,3 +109,57 @@ def worker_workdir(workdir: str, strategy: tf.distribute.Strategy) -> str:
     backups and files (needed for their own restarts) never collide with the chief's."""
     k = worker_index(strategy)
     return workdir if k == 0 else os.path.join(workdir, f"worker{k}")
+
+
+def patch_keras_for_multi_worker(model, strategy, train_ds) -> None:
+    """Works around two Keras 3.15 bugs that stop `fit` under MultiWorkerMirroredStrategy.
+
+    1. `fit` first builds metrics and optimizer from one batch reduced across replicas, and
+       that reduce fails on the PerReplica batch: build from one local batch instead.
+    2. Step logs (scalar metric values, already identical on every replica) are reduced with
+       `strategy.reduce("MEAN", v, axis=0)`, which fails on scalars: reduce them with
+       axis=None, the same mean without a batch axis.
+    """
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=next(iter(train_ds)))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "patched_for_multi_worker", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction="auto"):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(
+            strategy
+        ):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.patched_for_multi_worker = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def average_non_trainable(model, strategy) -> None:
+    """Averages BN moving statistics over all replicas of all workers.
+
+    Gradients are all-reduced, so the trainable weights match everywhere, but each replica
+    updates BN's moving mean and variance from its own share of the batch (as per-GPU BN in
+    the paper's Caffe setup does). Averaging them at the end gives every worker the same,
+    better-estimated statistics, and the same saved model.
+    """
+    variables = [v for v in model.non_trainable_variables if "float" in str(v.dtype)]
+    if not variables:
+        return
+
+    @tf.function
+    def averaged():
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return [ctx.all_reduce("MEAN", tf.identity(v.value)) for v in variables]
+
+        return strategy.run(replica_fn)
+
+    for v, value in zip(variables, averaged()):
+        v.assign(strategy.experimental_local_results(value)[0])

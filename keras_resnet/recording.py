@@ -14,6 +14,7 @@ import time
 import keras
 
 from keras_resnet import workdir as wd
+from keras_resnet.callbacks import optimizer_step
 
 FIELDS = [
     "epoch",
@@ -65,7 +66,7 @@ class EpochRecorder(keras.callbacks.Callback):
         wd.write_metrics(self.workdir, self.rows, FIELDS)
         errors = [float(r["val_top1_error"]) for r in self.rows if r["val_top1_error"] != ""]
         self.best = min(errors, default=math.inf)
-        self.step = self.start_step = int(self.model.optimizer.iterations)
+        self.step = self.start_step = optimizer_step(self.model)
         self.start_time = time.time()
         os.makedirs(self.checkpoints, exist_ok=True)
         if done:

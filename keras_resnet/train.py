@@ -138,6 +138,8 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         )
         with strategy.scope():  # restoring builds the optimizer's (distributed) variables
             initial_epoch = backup.restore(model)
+        if multi_worker:
+            distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
         callbacks = [
             cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
             cb.EpochClock(ds.steps_per_epoch, total_steps),
@@ -167,6 +169,8 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
             verbose=1 if sys.stdout.isatty() else 0,
         )
         train_time = time.time() - start
+        if multi_worker:
+            distribute.average_non_trainable(model, strategy)
         wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL))
         test = model.evaluate(ds.test, return_dict=True, verbose=0)
     finally:
@@ -181,7 +185,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         "test_loss": round(float(test["loss"]), 6),
         "test_images": ds.num_test,
         "epochs": len(rows),
-        "steps": int(model.optimizer.iterations),
+        "steps": cb.optimizer_step(model),
         "images_per_sec": recording.median_images_per_sec(rows),
         "train_time_s": round(train_time, 1),
     }
