@@ -67,13 +67,7 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
         raise cli.UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
     config, model = _load(workdir, checkpoint)
     spec = registry.get_spec(config.model)
-    source = data.load_source(
-        config.dataset,
-        model_style=data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL,
-        model_classes=spec.default_num_classes,
-        data_dir=config.data.data_dir,
-        manual_dir=config.data.manual_dir,
-    )
+    source = data.load_for_config(config)
     ds = data.build(source, config, workdir=workdir, write_mean=False)
     batch = int(config.data.eval_batch_size or config.batch_size)
     if mode == "center":

@@ -104,13 +104,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         if results is not None:
             print(f"{own_dir} is already trained: {results}", flush=True)
             return results
-    source = data.load_source(
-        config.dataset,
-        model_style=data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL,
-        model_classes=spec.default_num_classes,
-        data_dir=config.data.data_dir,
-        manual_dir=config.data.manual_dir,
-    )
+    source = data.load_for_config(config)
     wd.write_config(own_dir, config_dict)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)

@@ -11,6 +11,7 @@ from keras_resnet.data.sources import (
     SMALL,
     DatasetUnavailable,
     Source,
+    load_for_config,
     load_source,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "Source",
     "build",
     "compute_mean",
+    "load_for_config",
     "load_source",
     "split",
 ]

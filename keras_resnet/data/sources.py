@@ -72,13 +72,13 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
             if name == "imagenet2012" and missing:
                 raise DatasetUnavailable(
                     f"imagenet2012 needs a manual download: put {' and '.join(missing)} from "
-                    f"image-net.org in manual_dir={manual_dir} (or pass --config.manual_dir), "
+                    f"image-net.org in manual_dir={manual_dir} (or pass --config.data.manual_dir), "
                     "or train on DATASET=imagenette or DATASET=image_folder:PATH."
                 ) from None
             reason = " ".join(str(e).split())[:200] or type(e).__name__
             raise DatasetUnavailable(
                 f"cannot download {name!r} with TFDS into {builder.data_dir_root} ({reason}); "
-                "prepare it where there is internet and pass --config.data_dir, or use "
+                "prepare it where there is internet and pass --config.data.data_dir, or use "
                 "DATASET=digits (offline)."
             ) from None
 
@@ -214,3 +214,18 @@ def load_source(
     if key == "synthetic":
         return _synthetic(model_style, model_classes)
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+
+
+def load_for_config(config) -> Source:
+    """The source of a training config: its dataset, preprocessed the way its model family
+    expects where the dataset leaves that open."""
+    from keras_resnet import registry
+
+    spec = registry.get_spec(config.model)
+    return load_source(
+        config.dataset,
+        model_style=IMAGENET if spec.family == registry.IMAGENET else SMALL,
+        model_classes=spec.default_num_classes,
+        data_dir=config.data.data_dir,
+        manual_dir=config.data.manual_dir,
+    )
