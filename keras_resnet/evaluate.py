@@ -6,9 +6,11 @@
 Modes (paper Section 3.4 and Table 4):
 - center: the training run's evaluation view (ImageNet: resize 256, central 224 crop).
 - 10crop: four corners and the centre of the 256-resized image, each with its mirror; the
-  softmax scores of the ten views are averaged.
+  softmax scores of the ten views are averaged. (No mirrors for data trained without flips.)
 - multiscale: fully-convolutional scores of the whole image (and its mirror) with the shorter
   side at {224, 256, 384, 480, 640}, averaged. Sizes scale with the crop: 32/224 for CIFAR.
+  It pays off for nets trained with scale augmentation (ImageNet); CIFAR-style nets see one
+  scale in training, and Section 4.2 tests them on the single original view (center).
 """
 
 from keras_resnet import cli
@@ -71,7 +73,6 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
     ds = data.build(source, config, workdir=workdir, write_mean=False)
     batch = int(config.data.eval_batch_size or config.batch_size)
     if mode == "center":
-        model.compile(metrics=["sparse_categorical_accuracy"])  # the loss is not needed
         probs, labels = _averaged_scores(model, ds.test.map(lambda x, y: (x[:, None], y)))
         return _finish(workdir, mode, _errors(probs, labels), len(labels))
 
@@ -83,7 +84,12 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
             round(crop * config.data.eval_resize / 224) if fixed_size else config.data.eval_resize
         )
         views = [
-            test.map(lambda x, y: (preprocess.ten_crop(x, ds.mean, crop=crop, resize=resize), y))
+            test.map(
+                lambda x, y: (
+                    preprocess.ten_crop(x, ds.mean, crop=crop, resize=resize, flip=source.flip),
+                    y,
+                )
+            )
         ]
         net = model
     else:
@@ -98,7 +104,12 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
         net.set_weights(model.get_weights())
         sides = [round(s * crop / 224) for s in preprocess.MULTISCALE_SIDES]
         views = [
-            test.map(lambda x, y, s=s: (preprocess.multiscale_views(x, ds.mean, side=s), y))
+            test.map(
+                lambda x, y, s=s: (
+                    preprocess.multiscale_views(x, ds.mean, side=s, flip=source.flip),
+                    y,
+                )
+            )
             for s in sides
         ]
     total = None

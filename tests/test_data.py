@@ -145,3 +145,15 @@ def test_batch_larger_than_data_is_a_user_error():
     source = data.load_source("digits", model_style=data.SMALL, model_classes=10)
     with pytest.raises(UserError, match="fewer than one batch"):
         data.build(source, config)
+
+
+def test_test_time_views_without_mirrors_match_the_single_view():
+    image = tf.cast(tf.random.uniform((32, 32, 3), 0, 256, tf.int32), tf.uint8)
+    mean = np.full((32, 32, 3), 0.25, np.float32)
+    single = preprocess.small_eval(image, mean)
+    at_32 = preprocess.multiscale_views(image, mean, side=32, flip=False)
+    assert at_32.shape == (1, 32, 32, 3)
+    np.testing.assert_allclose(at_32[0], single, atol=1e-6)  # a resize to its own size
+    bigger = preprocess.multiscale_views(image, mean, side=64)
+    assert bigger.shape == (2, 64, 64, 3)  # the mean image is resized along
+    assert preprocess.ten_crop(image, mean, crop=32, resize=37, flip=False).shape == (5, 32, 32, 3)

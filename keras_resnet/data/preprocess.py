@@ -95,21 +95,23 @@ def imagenet_eval(image, mean, *, crop=224, resize=256):
     return subtract_mean(image, mean)
 
 
-def ten_crop(image, mean, *, crop, resize):
+def ten_crop(image, mean, *, crop, resize, flip=True):
     """Section 3.4 "standard 10-crop testing": four corners and the centre of the `resize`
-    image, each with its mirror. Returns a (10, crop, crop, 3) stack."""
+    image, each with its mirror. Returns a (10, crop, crop, 3) stack; (5, ...) with
+    `flip=False`, for data whose mirror image is not of the same class (digits)."""
     image = subtract_mean(resize_shorter(to_unit(image), resize), mean)
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     offsets = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop)]
     offsets.append(((h - crop) // 2, (w - crop) // 2))
     crops = [image[t : t + crop, s : s + crop] for t, s in offsets]
-    crops += [tf.image.flip_left_right(c) for c in crops]
+    if flip:
+        crops += [tf.image.flip_left_right(c) for c in crops]
     return tf.stack(crops)
 
 
-def multiscale_views(image, mean, *, side):
+def multiscale_views(image, mean, *, side, flip=True):
     """Table 4's fully-convolutional test at one scale: the whole image with its shorter side
-    at `side`, and its mirror. Returns a (2, H, W, 3) stack."""
+    at `side`, and its mirror. Returns a (2, H, W, 3) stack, (1, H, W, 3) with `flip=False`."""
     image = subtract_mean(resize_shorter(to_unit(image), side), mean)
-    return tf.stack([image, tf.image.flip_left_right(image)])
+    return tf.stack([image, tf.image.flip_left_right(image)] if flip else [image])
