@@ -115,7 +115,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
     base_lr = config.learning_rate * config.batch_size / config.lr_reference_batch
     print(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
-        f"test images, {epochs} epochs of {ds.steps_per_epoch} steps ({total_steps} steps), "
+        f"test images, {epochs} epoch(s) of {ds.steps_per_epoch} steps ({total_steps} steps), "
         f"batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), lr {base_lr:g}",
         flush=True,
     )
@@ -188,7 +188,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
     shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
     print(
         f"test top-1 error {results['top1_error']:.2f}%, top-5 error "
-        f"{results['top5_error']:.2f}% ({results['steps']} steps, {results['epochs']} epochs, "
+        f"{results['top5_error']:.2f}% ({results['steps']} steps, {results['epochs']} epoch(s), "
         f"{results['images_per_sec']:.0f} images/s); results in {own_dir}/{wd.RESULTS}",
         flush=True,
     )

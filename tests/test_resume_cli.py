@@ -72,6 +72,13 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     assert [int(r["step"]) for r in rows] == [44, 88, 132, 176]
     assert "top-1 error" in out.stdout and os.path.exists(os.path.join(workdir, "results.json"))
 
+    # The same workdir with another config: refused in one line, the finished run untouched.
+    before = {f: os.path.getmtime(os.path.join(workdir, f)) for f in os.listdir(workdir)}
+    other = [a if a != "--config.batch_size=32" else "--config.batch_size=16" for a in cmd]
+    out = subprocess.run(other, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
+    _one_line_error(out, "different config .*batch_size: 32 -> 16")
+    assert {f: os.path.getmtime(os.path.join(workdir, f)) for f in os.listdir(workdir)} == before
+
 
 def test_cli_user_errors_are_one_line(tmp_path):
     def run(cmd):
