@@ -61,11 +61,18 @@ def _verdicts(runs: dict) -> list[str]:
                 f"; ResNet-{deep} {r_d['train_error']:.2f}% vs ResNet-{shallow} "
                 f"{r_s['train_error']:.2f}%"
             )
-        degraded = p_d["train_error"] > p_s["train_error"] and (
-            not (r_s and r_d) or r_d["train_error"] <= r_s["train_error"] + 0.5
-        )
-        out.append(line + (". Degradation shown, and residual learning avoids it." if degraded
-                           else ". This run does not show the degradation problem."))  # fmt: skip
+        if p_d["train_error"] <= p_s["train_error"]:
+            line += ". This run does not show the degradation problem."
+        elif not (r_s and r_d):
+            line += ": the degradation problem is shown (no ResNets of these depths to compare)."
+        elif r_d["train_error"] <= r_s["train_error"] + 0.5:
+            line += ". Degradation shown, and residual learning avoids it."
+        else:
+            line += (
+                f". Degradation shown for plain nets, but ResNet-{deep} did not reach "
+                f"ResNet-{shallow}'s training error within this budget: the cure is not shown."
+            )
+        out.append(line)
     return out
 
 
