@@ -1,0 +1,160 @@
+"""Step-level training backups that survive a SIGKILL, a corrupt file and a full disk.
+
+Keras' own BackupAndRestore writes `latest.weights.h5` and `training_metadata.json` in place,
+so a kill during a save leaves a half-written backup; its `double_checkpoint` copies (rather
+than renames) the previous generation, which a kill can also cut short; and a corrupt HDF5
+file whose header survives loads without an error. Here each backup is a generation:
+
+    backup/ckpt-00000120.weights.h5   weights and optimizer state (the iteration counter too)
+    backup/ckpt-00000120.json         {"step", "bytes", "sha256"} of that file
+
+- `save`: the weights go to a temporary file, are fsynced and renamed into place; then the
+  manifest the same way, and its presence is what commits the generation. Only after that are
+  generations beyond the newest `keep` deleted. A kill or a full disk at any point leaves
+  every committed generation as it was.
+- `restore`: the newest committed generation is tried first. A missing manifest, a wrong
+  size or checksum, an unreadable file or an iteration counter other than the manifest's is
+  reported in one line, and the previous generation is tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import re
+import sys
+
+from keras_resnet import workdir as wd
+from keras_resnet.cli import UserError
+
+NAME = re.compile(r"ckpt-(\d{8})\.weights\.h5$")
+LEGACY = "latest.weights.h5"  # what the Keras BackupAndRestore layout left in older workdirs
+
+
+def _weights(directory: str, step: int) -> str:
+    return os.path.join(directory, f"ckpt-{step:08d}.weights.h5")
+
+
+def _manifest(weights_path: str) -> str:
+    return weights_path[: -len(".weights.h5")] + ".json"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class CorruptBackup(Exception):
+    """One generation cannot be used; the message says why."""
+
+
+class BackupStore:
+    """The generations in `directory`, newest last. `keep` >= 2 so that a corrupt newest one
+    always has a predecessor to fall back to."""
+
+    def __init__(self, directory: str, keep: int = 2, log=None):
+        if keep < 2:
+            raise ValueError(f"keep must be at least 2 (a fallback generation), got {keep}.")
+        self.directory, self.keep = directory, keep
+        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.last_good: tuple[str, int] | None = None  # (path, step) restored or saved
+
+    def steps(self) -> list[int]:
+        """Steps of the weights files present, committed or not, oldest first."""
+        found = glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5"))
+        return sorted(int(m.group(1)) for p in found if (m := NAME.search(p)))
+
+    def save(self, model, step: int) -> str:
+        """Writes generation `step` atomically, then drops generations beyond `keep`."""
+        os.makedirs(self.directory, exist_ok=True)
+        path = _weights(self.directory, step)
+        tmp = path.replace(".weights.h5", ".tmp.weights.h5")  # Keras insists on the suffix
+        wd.atomic_write(path, model.save_weights, "backup", tmp=tmp)
+        manifest = {"step": step, "bytes": os.path.getsize(path), "sha256": _sha256(path)}
+        try:
+            wd.atomic_write_text(_manifest(path), json.dumps(manifest) + "\n")
+        except wd.DiskFull:
+            os.remove(path)  # uncommitted: without its manifest it would only be skipped
+            raise
+        self.last_good = (path, step)
+        for old in self.steps()[: -self.keep]:
+            for p in (_manifest(_weights(self.directory, old)), _weights(self.directory, old)):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(p)
+        return path
+
+    def check(self, path: str) -> int:
+        """The step of a committed, intact generation; CorruptBackup otherwise."""
+        name = os.path.basename(path)
+        try:
+            with open(_manifest(path)) as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
+            raise CorruptBackup(f"{name} has no manifest (its save never finished)") from None
+        except (OSError, ValueError) as e:
+            raise CorruptBackup(f"{name}'s manifest is unreadable ({e})") from None
+        size = os.path.getsize(path)
+        if size != manifest.get("bytes"):
+            raise CorruptBackup(f"{name} is {size} bytes, {manifest.get('bytes')} were written")
+        if _sha256(path) != manifest.get("sha256"):
+            raise CorruptBackup(f"{name} does not match its sha256 (corrupt)")
+        return int(manifest["step"])
+
+    def _load(self, model, path: str, step: int | None) -> int:
+        from keras_resnet.callbacks import optimizer_step  # callbacks imports this module
+
+        try:
+            model.load_weights(path)
+        except Exception as e:  # h5py raises OSError, Keras ValueError on a wrong layout
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CorruptBackup(f"{os.path.basename(path)} cannot be loaded ({first})") from None
+        restored = optimizer_step(model)
+        if step is not None and restored != step:
+            raise CorruptBackup(
+                f"{os.path.basename(path)} holds step {restored}, its manifest says {step}"
+            )
+        return restored
+
+    def restore(self, model) -> int:
+        """Loads the newest usable generation into `model` (whose optimizer must be built);
+        returns its step, 0 when there is no backup. Raises UserError when backups exist but
+        none can be used, rather than silently starting over."""
+        for leftover in glob.glob(os.path.join(self.directory, "*.tmp*")):
+            os.remove(leftover)  # a temporary file a kill left: never a committed generation
+        candidates = [(_weights(self.directory, s), True) for s in reversed(self.steps())]
+        legacy = os.path.join(self.directory, LEGACY)
+        if os.path.exists(legacy):
+            candidates.append((legacy, False))  # no manifest to check it against
+        problems, bad = [], []
+        for path, managed in candidates:
+            try:
+                step = self._load(model, path, self.check(path) if managed else None)
+            except CorruptBackup as e:
+                problems.append(str(e))
+                bad += [path, _manifest(path)] if managed else []
+                self.log(f"warning: backup {e}; falling back to the previous one")
+                continue
+            for p in bad:  # set aside (kept for a look) so that rotation never keeps them
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(p, p + ".corrupt")
+            self.last_good = (path, step)
+            return step
+        if problems:
+            raise UserError(
+                f"no usable backup in {self.directory}: {'; '.join(problems)}. Move that "
+                "folder away to start the run over."
+            )
+        return 0
+
+    def describe(self) -> str:
+        """Where the last good generation is, for error messages."""
+        if self.last_good is None:
+            return f"no backup written yet in {self.directory}"
+        path, step = self.last_good
+        return f"last good backup {path} (step {step})"
