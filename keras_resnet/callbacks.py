@@ -14,6 +14,7 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_resnet import backups, faults
 from keras_resnet import workdir as wd
 from keras_resnet.cli import UserError
 
@@ -48,31 +49,35 @@ class NanGuard(keras.callbacks.Callback):
             )
 
 
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore with step-level saves that resumes inside an epoch.
+class ResumableBackup(keras.callbacks.Callback):
+    """Step-level backups that resume inside an epoch (storage: keras_resnet.backups).
 
-    Keras' version restores only an epoch number, so a run killed mid-epoch would run that
-    epoch's steps again (and after a resume it records epoch 0 until an epoch ends). Here:
+    Keras' BackupAndRestore restores only an epoch number, so a run killed mid-epoch would run
+    that epoch's steps again, and it writes its files in place (see backups.py). Here:
     - `restore()` runs before `fit` and returns the epoch to start in, from the restored
       iteration counter; `fit(initial_epoch=...)` then resumes inside that epoch.
     - Saves happen every `save_freq` optimizer steps and at each epoch end. This callback goes
       after the recorder in the list, so an epoch's metrics row is on disk before the backup
-      that includes the epoch: a kill between the two only repeats the row.
-    - Weights go to a temporary file that is renamed into place.
+      that includes the epoch: a kill between the two only repeats the row. A save is never
+      made at an epoch's last step before the epoch ends (its row would then be lost).
+    - `save_now()` is for SIGTERM / Ctrl-C (keras_resnet.interrupts).
     - The backup outlives `fit`; `train_and_evaluate` deletes it once results are on disk.
     """
 
     def __init__(self, backup_dir: str, save_freq: int, steps_per_epoch: int, total_steps: int):
-        super().__init__(backup_dir, save_freq=int(save_freq), delete_checkpoint=False)
+        super().__init__()
+        if int(save_freq) < 1:
+            raise ValueError(f"backup_every_steps must be a positive integer, got {save_freq!r}.")
+        self.backup_dir, self.save_freq = backup_dir, int(save_freq)
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
+        self.store = backups.BackupStore(backup_dir)
+        self.step = self.saved_step = None
 
     def restore(self, model) -> int:
-        """Loads the backup into `model` if there is one; returns the epoch to resume in."""
-        if os.path.exists(self._weights_path):
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
-            model.load_weights(self._weights_path)
-        step = optimizer_step(model)
+        """Loads the newest good backup into `model`, if any; returns the epoch to resume in."""
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        step = self.saved_step = self.store.restore(model)
         if step >= self.total_steps:
             return math.ceil(self.total_steps / self.steps_per_epoch)
         return step // self.steps_per_epoch
@@ -80,23 +85,22 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def on_train_begin(self, logs=None):
         self.step = optimizer_step(self.model)  # restore() already ran
 
+    def at_epoch_end(self) -> bool:
+        return self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps
+
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
-        at_epoch_end = self.step % self.steps_per_epoch == 0 or self.step >= self.total_steps
-        if self.step % self.save_freq == 0 and not at_epoch_end:
-            self._save_model()
+        if self.step % self.save_freq == 0 and not self.at_epoch_end():
+            self.save_now()
+        faults.point("step")
 
     def on_epoch_end(self, epoch, logs=None):
-        self._save_model()
+        self.save_now()
 
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        tmp = os.path.join(self.backup_dir, "partial.weights.h5")
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, self._weights_path)
-
-    def on_train_end(self, logs=None):
-        pass
+    def save_now(self) -> None:
+        if self.saved_step != self.step:
+            self.store.save(self.model, self.step)
+            self.saved_step = self.step
 
 
 class _StepCounter(keras.callbacks.Callback):

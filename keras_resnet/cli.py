@@ -19,6 +19,17 @@ class UserError(Exception):
     """An error in what the user asked for, reported as one line without a traceback."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C, handled (keras_resnet.interrupts): one line, exit 128 + signal.
+
+    A KeyboardInterrupt, not an Exception, so that no `except Exception` on the way swallows
+    it, as Python does for Ctrl-C itself."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 @contextlib.contextmanager
 def _stderr_silenced():
     """Points file descriptor 2 at /dev/null: TF's C++ runtime logs there before absl is set up
@@ -61,11 +72,15 @@ def fail(message: str) -> None:
 
 
 def run_cli(fn, *args, **kwargs):
-    """Calls fn; a UserError becomes a one-line message and exit status 2, Ctrl-C exit 130."""
+    """Calls fn; a UserError becomes a one-line message and exit status 2; a handled SIGTERM
+    or Ctrl-C (Interrupted) one line and 128 + the signal (143, 130); a bare Ctrl-C 130."""
     try:
         return fn(*args, **kwargs)
     except UserError as e:
         fail(str(e))
+    except Interrupted as e:
+        print(f"interrupted: {' '.join(str(e).split())}", file=sys.stderr, flush=True)
+        sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume.", file=sys.stderr)
         sys.exit(130)

@@ -69,8 +69,9 @@ class EpochRecorder(keras.callbacks.Callback):
         self.step = self.start_step = optimizer_step(self.model)
         self.start_time = time.time()
         os.makedirs(self.checkpoints, exist_ok=True)
-        if done:
-            self.log(f"resuming at step {self.step} (epoch {done + 1}/{self.epochs})")
+        if self.step:
+            where = f"epoch {done + 1}/{self.epochs}" if done < self.epochs else "training done"
+            self.log(f"resuming at step {self.step} ({where})")
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = self.last_batch = time.time()
@@ -99,10 +100,12 @@ class EpochRecorder(keras.callbacks.Callback):
         }
         self.rows.append(row)
         wd.write_metrics(self.workdir, self.rows, FIELDS)
-        wd.save_model_atomic(self.model, os.path.join(self.checkpoints, "last.keras"))
+        last = os.path.join(self.checkpoints, "last.keras")
+        wd.save_model_atomic(self.model, last, fault="checkpoint")
         if row["val_top1_error"] != "" and row["val_top1_error"] < self.best:
             self.best = row["val_top1_error"]
-            wd.save_model_atomic(self.model, os.path.join(self.checkpoints, "best.keras"))
+            best = os.path.join(self.checkpoints, "best.keras")
+            wd.save_model_atomic(self.model, best, fault="checkpoint")
         self.log(self._line(row))
 
     def _line(self, row) -> str:

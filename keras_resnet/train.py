@@ -2,8 +2,12 @@
 
 Order matters for the guarantees: the config and the dataset are checked before anything is
 written, so a refused or impossible run leaves the workdir as it was; the optimizer's iteration
-counter (restored by BackupAndRestore) drives the epochs and the learning rate, so a SIGKILL
-anywhere costs at most `backup_every_steps` steps.
+counter (restored from the step-level backup) drives the epochs and the learning rate, so a
+SIGKILL anywhere costs at most `backup_every_steps` steps, and SIGTERM or Ctrl-C none.
+
+Faults (tests/test_faults.py and friends): every file is written to a temporary name and
+renamed; backups keep two verified generations and fall back to the older one if the newer is
+corrupt; a full disk stops the run with one line naming the file and the last good backup.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import keras
 import tensorflow as tf
 
 from keras_resnet import callbacks as cb
-from keras_resnet import data, distribute, recording, registry
+from keras_resnet import data, distribute, interrupts, recording, registry
 from keras_resnet import workdir as wd
 from keras_resnet.cli import UserError
 from keras_resnet.resnet import create_model
@@ -92,6 +96,52 @@ def _tensorboard(workdir: str) -> keras.callbacks.Callback:
     return keras.callbacks.TensorBoard(os.path.join(workdir, wd.TENSORBOARD), write_graph=False)
 
 
+def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs, total_steps):
+    """Builds (or restores) the model, trains it and saves model.keras; returns the model,
+    its test metrics and the training time."""
+    base_lr = config.learning_rate * config.batch_size / config.lr_reference_batch
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    with strategy.scope():
+        model = build_model(config, spec, ds.num_classes, ds.input_shape)
+    with strategy.scope():  # restoring builds the optimizer's (distributed) variables
+        initial_epoch = backup.restore(model)
+    if multi_worker:
+        distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
+    callbacks = [
+        cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
+        cb.EpochClock(ds.steps_per_epoch, total_steps),
+        cb.LearningRate(config, base_lr, ds.steps_per_epoch, total_steps, own_dir, initial_epoch),
+        recording.EpochRecorder(
+            own_dir,
+            epochs=epochs,
+            total_steps=total_steps,
+            global_batch=config.batch_size,
+            initial_epoch=initial_epoch,
+        ),
+        backup,  # after the recorder: an epoch's row is written before its backup
+        graceful,  # after the backup: on SIGTERM, the epoch-end backup is already saved
+    ]
+    if own_dir == workdir:  # TensorBoard logs: the chief's only
+        callbacks.append(_tensorboard(workdir))
+    start = time.time()
+    model.fit(
+        ds.train,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=ds.steps_per_epoch,
+        validation_data=ds.val,
+        shuffle=False,  # the pipeline shuffles
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 0,
+    )
+    train_time = time.time() - start
+    if multi_worker:
+        distribute.average_non_trainable(model, strategy)
+    wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL), fault="model")
+    test = model.evaluate(ds.test, return_dict=True, verbose=0)
+    return model, test, train_time
+
+
 def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
     """Trains `config` in `workdir` (resuming if it holds the same run); returns results.json."""
     spec = validate(config)
@@ -104,8 +154,20 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         if results is not None:
             print(f"{own_dir} is already trained: {results}", flush=True)
             return results
+    with interrupts.GracefulStop() as graceful:  # from the first write to the last
+        try:
+            return _run(config, spec, strategy, workdir, own_dir, graceful)
+        except wd.DiskFull as e:
+            raise wd.DiskFull(
+                f"{e}; {graceful.describe_backup()}. Free some space and rerun the same "
+                "command to resume."
+            ) from None
+
+
+def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
     source = data.load_for_config(config)
-    wd.write_config(own_dir, config_dict)
+    wd.write_config(own_dir, config.to_dict())
+    wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)
@@ -119,54 +181,14 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         f"batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), lr {base_lr:g}",
         flush=True,
     )
-
+    backup = graceful.backup = cb.ResumableBackup(
+        os.path.join(own_dir, wd.BACKUP), config.backup_every_steps, ds.steps_per_epoch, total_steps
+    )
     keras.mixed_precision.set_dtype_policy(PRECISIONS[config.precision])
     try:
-        with strategy.scope():
-            model = build_model(config, spec, ds.num_classes, ds.input_shape)
-        backup = cb.ResumableBackup(
-            os.path.join(own_dir, wd.BACKUP),
-            config.backup_every_steps,
-            ds.steps_per_epoch,
-            total_steps,
+        model, test, train_time = _fit(
+            config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs, total_steps
         )
-        with strategy.scope():  # restoring builds the optimizer's (distributed) variables
-            initial_epoch = backup.restore(model)
-        if multi_worker:
-            distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
-        callbacks = [
-            cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
-            cb.EpochClock(ds.steps_per_epoch, total_steps),
-            cb.LearningRate(
-                config, base_lr, ds.steps_per_epoch, total_steps, own_dir, initial_epoch
-            ),
-            recording.EpochRecorder(
-                own_dir,
-                epochs=epochs,
-                total_steps=total_steps,
-                global_batch=config.batch_size,
-                initial_epoch=initial_epoch,
-            ),
-            backup,  # after the recorder: an epoch's row is written before its backup
-        ]
-        if own_dir == workdir:  # TensorBoard logs: the chief's only
-            callbacks.append(_tensorboard(workdir))
-        start = time.time()
-        model.fit(
-            ds.train,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=ds.steps_per_epoch,
-            validation_data=ds.val,
-            shuffle=False,  # the pipeline shuffles
-            callbacks=callbacks,
-            verbose=1 if sys.stdout.isatty() else 0,
-        )
-        train_time = time.time() - start
-        if multi_worker:
-            distribute.average_non_trainable(model, strategy)
-        wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL))
-        test = model.evaluate(ds.test, return_dict=True, verbose=0)
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
 
@@ -183,7 +205,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
         "images_per_sec": recording.median_images_per_sec(rows),
         "train_time_s": round(train_time, 1),
     }
-    wd.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results)
+    wd.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results, fault="results")
     # Only now is the backup no longer needed: a kill before this line resumes at the end.
     shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
     print(

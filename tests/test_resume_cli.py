@@ -53,10 +53,14 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     while len(_rows(workdir)) < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     assert len(_rows(workdir)) == 1, "the first epoch never ended"
-    # Wait for a backup inside epoch 2, then kill without warning.
-    backup = os.path.join(workdir, "backup", "latest.weights.h5")
-    first = os.path.getmtime(backup)
-    while os.path.getmtime(backup) == first and time.time() < deadline:
+
+    # Wait for a backup inside epoch 2 (a committed generation: its manifest), then kill
+    # without warning.
+    def in_epoch_2():
+        names = os.listdir(os.path.join(workdir, "backup"))
+        return [n for n in names if re.fullmatch(r"ckpt-000000(4[5-9]|[5-7]\d|8[0-7])\.json", n)]
+
+    while not in_epoch_2() and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)
     os.kill(proc.pid, signal.SIGKILL)

@@ -100,9 +100,9 @@ def load_or_compute_mean(train, eval_fn, max_examples, workdir, write: bool) -> 
         return np.load(path)
     mean = compute_mean(train, eval_fn, max_examples)
     if path and write:
-        tmp = path + ".tmp.npy"
-        np.save(tmp, mean)
-        os.replace(tmp, path)  # atomic: a killed run never leaves half a mean behind
+        from keras_resnet import workdir as wd  # atomic: a kill never leaves half a mean
+
+        wd.atomic_write(path, lambda tmp: np.save(tmp, mean), tmp=path + ".tmp.npy")
     return mean
 
 
