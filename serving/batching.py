@@ -115,15 +115,19 @@ class Batcher:
                 queue, batch, rows = self._queues[key], [], 0
                 while queue and rows + queue[0].rows <= self.params.max_batch_size:
                     task = queue.popleft()
-                    batch.append(task)
-                    rows += task.rows
+                    # A request whose deadline passed was cancelled: never run it. Marking the
+                    # others running means a late cancel() can no longer race set_result().
+                    if task.future.set_running_or_notify_cancel():
+                        batch.append(task)
+                        rows += task.rows
                 servable, signature_name = self._runners[key]
-            self._run(servable, signature_name, batch)
+            if batch:
+                self._run(servable, signature_name, batch)
 
     @staticmethod
     def _run(servable, signature_name: str, batch: list[_Task]) -> None:
-        merged = {k: np.concatenate([t.inputs[k] for t in batch]) for k in batch[0].inputs}
         try:
+            merged = {k: np.concatenate([t.inputs[k] for t in batch]) for k in batch[0].inputs}
             outputs = servable.run(signature_name, merged)
         except Exception as e:  # noqa: BLE001 - every waiting request gets the error
             for task in batch:

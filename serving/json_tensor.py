@@ -14,7 +14,10 @@ import json
 
 import numpy as np
 
+from serving.json_parse import MAX_RANK, dump, format_error, json_type, parse_request
 from serving.status import ServingError, invalid
+
+__all__ = ["MAX_RANK", "dump", "parse_request", "request_inputs", "response_body", "to_array"]
 
 _TF_STRING, _TF_BOOL = 7, 10  # DataType enum values
 _FLOATS = {1: np.float32, 2: np.float64, 19: np.float16}
@@ -29,56 +32,6 @@ _INTS = {
 }
 _NAMES = {1: "float", 2: "double", 3: "int32", 4: "uint8", 5: "int16", 6: "int8", 7: "string"}
 _NAMES.update({9: "int64", 10: "bool", 19: "half", 22: "uint32", 23: "uint64"})
-
-# Python's json error wording -> rapidjson's, as TF Serving reports parse errors.
-_PARSE_ERRORS = {
-    "Expecting value": "Invalid value.",
-    "Expecting property name enclosed in double quotes": "Missing a name for object member.",
-    "Expecting ':' delimiter": "Missing a colon after a name of object member.",
-    "Expecting ',' delimiter": "Missing a comma or '}' after an object member.",
-    "Extra data": "The document root must not be followed by other values.",
-    "Unterminated string starting at": "Missing a closing quotation mark in string.",
-}
-
-
-def dump(value) -> str:
-    """Compact JSON of a value, cut short: TF echoes whole documents, which may be megabytes."""
-    text = json.dumps(value)
-    return text if len(text) <= 256 else text[:256] + "..."
-
-
-def _json_type(v) -> str:
-    if v is None:
-        return "Null"
-    if isinstance(v, bool):
-        return "True" if v else "False"
-    return {dict: "Object", list: "Array", str: "String"}.get(type(v), "Number")
-
-
-def _format_error(doc, *parts) -> ServingError:
-    return invalid(f"JSON Value: {dump(doc)} " + "".join(parts))
-
-
-def parse_request(body: bytes) -> dict:
-    if not body:
-        raise invalid("JSON Parse error: The document is empty")
-    try:
-        doc = json.loads(body)
-    except UnicodeDecodeError as e:
-        raise invalid(
-            f"JSON Parse error: Invalid encoding in string. at offset: {e.start}"
-        ) from None
-    except json.JSONDecodeError as e:
-        reason = _PARSE_ERRORS.get(e.msg, e.msg + ".")
-        raise invalid(f"JSON Parse error: {reason} at offset: {e.pos}") from None
-    if not isinstance(doc, dict):
-        raise _format_error(doc, "Is not object")
-    name = doc.get("signature_name", "")
-    if not isinstance(name, str):
-        raise _format_error(
-            doc, "not formatted correctly. 'signature_name' key must be a string value."
-        )
-    return doc
 
 
 def _is_b64(v) -> bool:
@@ -105,12 +58,21 @@ def _scalar(v, dtype: int):
         ok = is_num and (dtype in _FLOATS or isinstance(v, int))
     if not ok:
         raise _type_error(v, dtype)
-    return v.encode() if dtype == _TF_STRING else v
+    if dtype == _TF_STRING:
+        try:
+            return v.encode()
+        except UnicodeEncodeError:  # a lone "\\ud800" escape: valid JSON, invalid Unicode
+            raise invalid("JSON Parse error: The surrogate pair in string is invalid.") from None
+    if dtype in _INTS:
+        info = np.iinfo(_INTS[dtype])
+        if not info.min <= v <= info.max:
+            raise _type_error(v, dtype)
+    return v
 
 
 def _type_error(v, dtype: int) -> ServingError:
     return invalid(
-        f"JSON Value: {dump(v)} Type: {_json_type(v)} is not of expected type: "
+        f"JSON Value: {dump(v)} Type: {json_type(v)} is not of expected type: "
         f"{_NAMES.get(dtype, dtype)}"
     )
 
@@ -156,6 +118,10 @@ def to_array(v, dtype: int) -> np.ndarray:
         if arr is not None and arr.dtype.kind in "iuf":
             return arr.astype(_FLOATS[dtype])
     shape = _dense_shape(v)
+    if len(shape) > MAX_RANK:
+        raise invalid(
+            f"JSON Value nested {len(shape)} lists deep: tensors have at most {MAX_RANK} dimensions"
+        )
     values: list = []
     _fill(v, 0, shape, dtype, values)
     np_dtype = _FLOATS.get(dtype) or _INTS.get(dtype) or (bool if dtype == _TF_BOOL else object)
@@ -166,7 +132,7 @@ def request_inputs(doc: dict, infos: dict) -> tuple[dict, str]:
     """(name -> array, "row" | "columnar") from a parsed request and the signature's inputs."""
     has_instances, has_inputs = "instances" in doc, "inputs" in doc
     if has_instances and has_inputs:
-        raise _format_error(
+        raise format_error(
             doc,
             "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ",
         )
@@ -180,9 +146,9 @@ def request_inputs(doc: dict, infos: dict) -> tuple[dict, str]:
 def _from_instances(doc: dict, infos: dict) -> dict:
     items = doc["instances"]
     if not isinstance(items, list):
-        raise _format_error(doc, "Excepting 'instances' to be an list/array")
+        raise format_error(doc, "Excepting 'instances' to be an list/array")
     if not items:
-        raise _format_error(doc, "No values in 'instances' array")
+        raise format_error(doc, "No values in 'instances' array")
 
     def is_object(v):
         return isinstance(v, dict) and not _is_b64(v)

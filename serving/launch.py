@@ -21,7 +21,7 @@ from serving.server import build_parser
 
 IMAGE = os.environ.get("TF_SERVING_IMAGE", "tensorflow/serving:2.18.0")
 # Flags only the embedded server knows; the real one would refuse them.
-EMBEDDED_ONLY = ("host", "max_request_bytes", "shutdown_grace_seconds")
+EMBEDDED_ONLY = ("host", "max_request_bytes", "max_concurrent_requests", "shutdown_grace_seconds")
 
 
 def docker_answers(timeout: float = 5.0) -> bool:

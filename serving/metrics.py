@@ -18,8 +18,14 @@ from serving.status import ServingError
 _BUCKETS = tuple(100 * 3**i for i in range(13))
 
 
+UNKNOWN_MODEL = "(unknown)"
+
+
 class Metrics:
-    def __init__(self):
+    def __init__(self, known_models=None):
+        # Model names come from requests: labelling by every name a client invents would grow
+        # the registry (and memory) without bound, so names not served share one label.
+        self.known_models = known_models
         self.registry = CollectorRegistry()
         self.requests = Counter(
             ":tensorflow:serving:request_count",
@@ -45,6 +51,8 @@ class Metrics:
     def track(self, model: str, api: str, entrypoint: str):
         """Counts and times the enclosed request; a ServingError is counted by its code."""
         start = time.perf_counter()
+        if self.known_models is not None and model not in self.known_models():
+            model = UNKNOWN_MODEL
         status = "OK"
         try:
             yield

@@ -67,7 +67,7 @@ class Servable:
             dtype = tf.dtypes.as_dtype(signature.inputs[alias].dtype)
             try:
                 tensors[alias] = tf.convert_to_tensor(value, dtype=dtype)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError, tf.errors.OpError) as e:
                 raise invalid(
                     f"Expects arg[{alias}] to be {dtype.name}: {_first_line(e)}"
                 ) from None

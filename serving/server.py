@@ -5,7 +5,10 @@
     python -m serving.server --model_config_file=models/resnet20/models.config
 
 Differences from tensorflow_model_server, on purpose: it binds 127.0.0.1 unless --host says
-otherwise; Prometheus metrics are on by default; --max_request_bytes bounds request size.
+otherwise; Prometheus metrics are on by default; --max_request_bytes bounds request size (REST
+413, gRPC RESOURCE_EXHAUSTED) and --max_concurrent_requests the requests in flight (REST 429,
+gRPC RESOURCE_EXHAUSTED). REST predicts time out after --rest_api_timeout_in_ms (504); gRPC
+honours the client's deadline (DEADLINE_EXCEEDED).
 New version directories are polled every --file_system_poll_wait_seconds, and the config file
 every --model_config_file_poll_wait_seconds when set. SIGTERM/SIGINT stop it gracefully: no new
 requests, in-flight ones finish, then exit 0.
@@ -27,6 +30,7 @@ from aiohttp import web
 from serving import config as config_lib
 from serving.batching import Batcher
 from serving.grpc_service import add_services
+from serving.limits import Admission
 from serving.manager import ModelManager
 from serving.metrics import Metrics
 from serving.predictor import Predictor
@@ -61,7 +65,34 @@ def build_parser() -> argparse.ArgumentParser:
     flag("--enable_model_warmup", type=_bool, nargs="?", const=True, default=True)
     flag("--rest_api_num_threads", type=int, default=16)
     flag("--grpc_max_threads", type=int, default=32)
-    flag("--max_request_bytes", type=int, default=64 << 20, help="REST and gRPC request limit")
+    flag(
+        "--max_request_bytes",
+        type=int,
+        default=64 << 20,
+        help="largest request body (REST: 413) or message (gRPC: RESOURCE_EXHAUSTED), and "
+        "largest input tensor once decoded; default 64 MiB",
+    )
+    flag(
+        "--max_concurrent_requests",
+        type=int,
+        default=64,
+        help="requests in flight over REST and gRPC together; more are refused at once "
+        "(REST 429, gRPC RESOURCE_EXHAUSTED) rather than queued; 0 = no limit",
+    )
+    flag(
+        "--rest_api_timeout_in_ms",
+        type=int,
+        default=30000,
+        help="REST request deadline, reading the body included (504 past it); 0 = none. gRPC "
+        "uses the client's deadline instead (DEADLINE_EXCEEDED)",
+    )
+    flag("--max_num_load_retries", type=int, default=5, help="retries of a failed version load")
+    flag(
+        "--load_retry_interval_micros",
+        type=int,
+        default=60_000_000,
+        help="wait between load retries; a failed version is reported END with its error",
+    )
     flag("--shutdown_grace_seconds", type=float, default=30.0)
     return p
 
@@ -89,9 +120,14 @@ class ModelServer:
             batching = Batcher(config_lib.read_batching_parameters(args.batching_parameters_file))
         self.metrics_path = _metrics_path(args.monitoring_config_file)
         self.manager = ModelManager(
-            models, args.file_system_poll_wait_seconds, warmup=args.enable_model_warmup
+            models,
+            args.file_system_poll_wait_seconds,
+            warmup=args.enable_model_warmup,
+            load_retries=args.max_num_load_retries,
+            retry_seconds=args.load_retry_interval_micros / 1e6,
         )
-        self.metrics = Metrics()
+        self.metrics = Metrics(known_models=lambda: self.manager.models)
+        self.admission = Admission(args.max_concurrent_requests)
         self.predictor = Predictor(self.manager, batching, threads=args.rest_api_num_threads)
         self._loop = None
         self._runner = None
@@ -110,8 +146,10 @@ class ModelServer:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
             ],
+            # Backstop for RPCs waiting for a thread, which Admission cannot see yet.
+            maximum_concurrent_rpcs=self.args.max_concurrent_requests or None,
         )
-        add_services(self._grpc, self.predictor, self.metrics)
+        add_services(self._grpc, self.predictor, self.metrics, self.admission, limit)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.args.host}:{self.args.port}")
         if not self.grpc_port:
             raise OSError(f"Cannot bind gRPC to {self.args.host}:{self.args.port}")
@@ -129,6 +167,8 @@ class ModelServer:
             self.metrics,
             max_request_bytes=self.args.max_request_bytes,
             metrics_path=self.metrics_path,
+            admission=self.admission,
+            timeout_seconds=self.args.rest_api_timeout_in_ms / 1000,
         )
         self._runner = web.AppRunner(
             api.app, access_log=None, shutdown_timeout=self.args.shutdown_grace_seconds

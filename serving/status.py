@@ -32,14 +32,16 @@ _HTTP = {
 class ServingError(Exception):
     """An error answered to the client: `code` is a grpc.StatusCode, `message` the text."""
 
-    def __init__(self, code: grpc.StatusCode, message: str):
+    def __init__(self, code: grpc.StatusCode, message: str, http_status: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
+        # Only where HTTP has a more precise code than the gRPC mapping (413 for a big body).
+        self._http_status = http_status
 
     @property
     def http_status(self) -> int:
-        return _HTTP.get(self.code, 500)
+        return self._http_status or _HTTP.get(self.code, 500)
 
     def __str__(self) -> str:
         # TF's Status::ToString form, used when one error is nested in another's message.

@@ -170,9 +170,15 @@ ERRORS = [
         "Unrecognized servable version label: canary",
     ),
     ("/versions/9", None, 404, "Could not find version 9 of model tiny"),
+    (
+        "/versions/99999999999999999999",
+        None,
+        400,
+        "Failed to convert version: 99999999999999999999 to numeric.",
+    ),
     ("s:predict", {"instances": [b64(PNG)]}, 404, "Servable not found for request: Latest(tinys)"),
     (":regress", {"examples": []}, 501, "regress is not served"),
-    (":predict", {"instances": ["x" * 300000]}, 429, "-byte limit"),
+    (":predict", {"instances": ["x" * 300000]}, 413, "-byte limit (--max_request_bytes)"),
 ]
 
 
