@@ -3,12 +3,16 @@
 Like TF Serving's availability-preserving policy, a new version is loaded and made available
 before the old one is unloaded, so a request for "latest" always finds a version. Requests that
 already hold the old version finish on it: unloading drops only the manager's reference.
+A version that fails to load (a corrupt or half-copied directory) is retried
+--max_num_load_retries times, --load_retry_interval_micros apart; meanwhile, and after it gives
+up, it is reported END with its error, and the versions already serving stay.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 
 from serving.config import ModelConfig
 from serving.servable import Servable, log
@@ -19,15 +23,25 @@ LOADING, AVAILABLE, UNLOADING, END = "LOADING", "AVAILABLE", "UNLOADING", "END"
 
 
 class ModelManager:
-    def __init__(self, models: list[ModelConfig], poll_seconds: float = 1.0, warmup: bool = True):
+    def __init__(
+        self,
+        models: list[ModelConfig],
+        poll_seconds: float = 1.0,
+        warmup: bool = True,
+        load_retries: int = 5,
+        retry_seconds: float = 60.0,
+    ):
         self.models = {m.name: m for m in models}
         self.poll_seconds = poll_seconds
         self.warmup = warmup
+        self.load_retries = load_retries
+        self.retry_seconds = retry_seconds
         self._lock = threading.Lock()
         self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
         # name -> version -> (state, error message or ""); END versions stay listed, as in TF.
         self._states: dict[str, dict[int, tuple[str, str]]] = {m.name: {} for m in models}
-        self._failed: set[tuple[str, int]] = set()
+        # (name, version) -> (failed attempts, monotonic time of the last one)
+        self._failed: dict[tuple[str, int], tuple[int, float]] = {}
         # One poll (or reconfiguration) at a time, so no version is ever loaded twice.
         self._poll_lock = threading.RLock()
         self._stop = threading.Event()
@@ -77,13 +91,24 @@ class ModelManager:
     def _poll_models(self) -> None:
         for config in list(self.models.values()):
             on_disk = _versions_on_disk(config.base_path)
+            for key in [k for k in self._failed if k[0] == config.name and k[1] not in on_disk]:
+                del self._failed[key]  # removed from disk: a later copy gets fresh attempts
             wanted = config.wanted(on_disk)
             for version in sorted(wanted - set(self._serving[config.name])):
-                if (config.name, version) not in self._failed:
+                if self._may_load(config.name, version):
                     self._load(config, version)
-            # Unload only after the loads above made their versions available.
-            for version in sorted(set(self._serving[config.name]) - wanted):
-                self._unload(config.name, version)
+            serving = set(self._serving[config.name])
+            # Unload only after the loads above made a wanted version available: if every new
+            # version failed, the old ones keep serving (unless their directories are gone).
+            if serving & wanted or not wanted:
+                for version in sorted(serving - wanted):
+                    self._unload(config.name, version)
+
+    def _may_load(self, name: str, version: int) -> bool:
+        attempts, last = self._failed.get((name, version), (0, 0.0))
+        if attempts == 0:
+            return True
+        return attempts <= self.load_retries and time.monotonic() - last >= self.retry_seconds
 
     def _set_state(self, name: str, version: int, state: str, error: str = "") -> None:
         with self._lock:
@@ -96,10 +121,12 @@ class ModelManager:
             servable = Servable(config.name, version, path)
             warmed = servable.warm_up() if self.warmup else 0
         except Exception as e:  # noqa: BLE001 - any load failure is reported, not raised
-            self._failed.add((config.name, version))
+            attempts = self._failed.get((config.name, version), (0, 0.0))[0] + 1
+            self._failed[(config.name, version)] = (attempts, time.monotonic())
             self._set_state(config.name, version, END, f"Failed to load {path}: {e}")
             log(f"Failed to load servable version {{name: {config.name} version: {version}}}: {e}")
             return
+        self._failed.pop((config.name, version), None)
         with self._lock:
             self._serving[config.name] = {**self._serving[config.name], version: servable}
             self._states[config.name][version] = (AVAILABLE, "")
