@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 
 # Exit status for a user error, as argparse and absl flags use for bad command lines.
@@ -30,12 +31,16 @@ class Interrupted(KeyboardInterrupt):
         self.exit_code = exit_code
 
 
+_real_stderr = None  # the real fd 2 while _stderr_silenced points it at /dev/null
+
+
 @contextlib.contextmanager
 def _stderr_silenced():
     """Points file descriptor 2 at /dev/null: TF's C++ runtime logs there before absl is set up
     (oneDNN notes, CUDA probing on GPU-less hosts), which `TF_CPP_MIN_LOG_LEVEL` cannot hide."""
+    global _real_stderr
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = _real_stderr = os.dup(2)
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 2)
     try:
@@ -44,6 +49,23 @@ def _stderr_silenced():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
+        _real_stderr = None
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and Ctrl-C end the process with one line and 128 + the signal until training
+    installs its own handlers (keras_resnet.interrupts), e.g. while TensorFlow is imported.
+    Nothing is being trained then, and every file is written atomically: nothing to save."""
+
+    def handle(signum, frame):
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C (SIGINT)"
+        line = f"interrupted: {name} outside training; nothing to save; rerun the same command"
+        sys.stderr.flush()
+        os.write(_real_stderr or 2, f"{line} to resume.\n".encode())  # even while silenced
+        sys.exit(128 + signum)  # SystemExit: no traceback, even in the middle of an import
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handle)
 
 
 def quiet_tensorflow() -> None:

@@ -74,6 +74,8 @@ class GracefulStop(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.in_fit = False
+        if self.signum is not None:  # arrived after the last epoch's end: it is backed up
+            raise self._stop(saved=False)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.signum is not None and not self.backup.at_epoch_end():

@@ -8,6 +8,7 @@ The work is `keras_resnet.train.train_and_evaluate(config, workdir)`.
 
 from keras_resnet import cli
 
+cli.exit_on_signals()  # one line, not a traceback, for a Ctrl-C during the imports
 cli.quiet_tensorflow()  # before anything imports TensorFlow: keeps user errors one line
 
 from absl import app, flags  # noqa: E402

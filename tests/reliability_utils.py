@@ -114,3 +114,42 @@ def last_line(text: str) -> str:
 def read_results(workdir):
     with open(os.path.join(workdir, "results.json")) as f:
         return json.load(f)
+
+
+# For the random-time tests: a longer run (all of digits at batch 32, 44 steps an epoch, 220
+# steps, a backup every 5), so that a random moment lands in training more often than not.
+LONGER = dict(steps_per_epoch=44, total_steps=220, epochs=5)
+LONGER_FLAGS = ("--config.batch_size=32", "--config.num_epochs=5", "--config.backup_every_steps=5")
+
+
+def phase(stdout: str, epochs: int) -> str:
+    """Where a run was when it stopped, from what it had printed."""
+    if " on digits: " not in stdout:
+        return "start-up"
+    if f"epoch {epochs}/{epochs} " not in stdout:
+        return "training"
+    return "final save and evaluation"
+
+
+def run_and_signal(cmd, rng, sig, errfile):
+    """Starts `cmd` and sends `sig` at a random moment: one time in five during start-up,
+    otherwise 0-8 s after training begins (a whole run trains for about 10 s). Returns (returncode, stdout, stderr)."""
+    with open(errfile, "w+") as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=err)
+        lines = []
+        if rng.random() < 0.2:
+            wait = rng.uniform(0.5, 6.0)
+        else:
+            wait = rng.uniform(0.0, 8.0)
+            for raw in proc.stdout:  # until training is about to start (or the run ended)
+                lines.append(raw.decode())
+                if " on digits: " in lines[-1]:
+                    break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(sig)
+        lines.append(proc.stdout.read().decode())
+        proc.wait()
+        err.seek(0)
+        return proc.returncode, "".join(lines), err.read()

@@ -153,3 +153,29 @@ def test_fault_spec_is_validated():
     for bad in ("backup", "bakup:2", "backup:x", "backup:0", "backup:2:explode"):
         with pytest.raises(ValueError, match=f"KERAS_RESNET_FAULT='{bad}'"):
             faults.parse(bad)
+
+
+@pytest.mark.slow
+def test_corrupt_backup_on_resume_end_to_end(tmp_path):
+    """The command line: killed at step 10 (backups of steps 6 and 8 on disk), one byte of
+    the newest flipped; the rerun says so in one line, resumes at step 6 and finishes."""
+    from tests import reliability_utils as u
+
+    workdir = str(tmp_path / "run")
+    assert u.run(u.main_cmd(workdir), "step:10").returncode == -9
+    newest = u.committed_backups(workdir)[8]
+    with open(newest, "r+b") as f:
+        f.seek(os.path.getsize(newest) // 2)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    out = u.run(u.main_cmd(workdir))
+    assert out.returncode == 0, out.stderr[-3000:]
+    warning = [line for line in out.stderr.splitlines() if line.startswith("warning: backup")]
+    assert warning == [
+        "warning: backup ckpt-00000008.weights.h5 does not match its sha256 (corrupt); "
+        "falling back to the previous one"
+    ]
+    assert "resuming at step 6 " in out.stdout
+    u.check_continuous(workdir, **u.TINY)
+    assert u.read_results(workdir)["steps"] == u.TINY["total_steps"]

@@ -8,7 +8,6 @@ import collections
 import os
 import random
 import signal
-import subprocess
 import time
 
 import pytest
@@ -61,8 +60,8 @@ def test_sigkill_mid_backup_write_then_resume(tmp_path):
         ("step:10", 8),  # mid-epoch 2
         ("backup:3", 6),  # mid-write of a step-level backup (step 8)
         ("checkpoint:1", None),  # mid-write of checkpoints/last.keras, epoch 1
-        ("checkpoint:3", 6),  # the second epoch's checkpoints
-        ("metrics:3", 6),  # mid-write of metrics.csv, epoch 2's row
+        ("checkpoint:3", 8),  # epoch 2's last.keras (1: epoch 1's last, 2: its best)
+        ("metrics:3", 8),  # mid-write of metrics.csv, epoch 2's row (1 rewrites it at start)
         ("model:1", 13),  # mid-write of the final model.keras
         ("results:1", 13),  # mid-write of results.json
     ],
@@ -73,46 +72,39 @@ def test_sigkill_at_each_phase_then_resume(tmp_path, fault, resume_step):
     _finish(workdir, expect_resume_step=resume_step)
 
 
-def _phase(stdout: str) -> str:
-    """Where a run was when killed, from what it had printed."""
-    if " on digits: " not in stdout:
-        return "start-up"
-    if f"epoch {u.TINY['epochs']}/{u.TINY['epochs']} " not in stdout:
-        return "training"
-    return "final save and evaluation"
-
-
 @pytest.mark.slow
 def test_random_sigkills_until_done(tmp_path):
-    """Kills at random moments and at random fault points, rerunning after each, until a run
-    completes; FAULT_SEED=<seed> replays a sequence."""
+    """Kills at random moments (start-up, training, checkpoints, the final save) and at
+    random fault points, rerunning after each, until a run completes; then checks the run.
+    FAULT_SEED=<seed> replays a sequence."""
     seed = int(os.environ.get("FAULT_SEED", time.time()))
     rng = random.Random(seed)
     workdir = str(tmp_path / "run")
+    cmd = u.main_cmd(workdir, *u.LONGER_FLAGS)
     kills = collections.Counter()
-    for _ in range(14):
-        if rng.random() < 0.5:  # a fault point that the rest of the run will most likely reach
-            point = rng.choice(["step", "backup", "checkpoint", "metrics", "model", "results"])
-            fault = f"{point}:{rng.randint(1, 2)}"
-            out = u.run(u.main_cmd(workdir), fault)
+    counts = {"step": 40, "backup": 3, "checkpoint": 2, "metrics": 3}  # reached in most runs
+    for i in range(10):
+        if i % 3 == 2:  # a fault point inside training, at a random count
+            point = rng.choice(sorted(counts))
+            out = u.run(cmd, f"{point}:{rng.randint(1, counts[point])}")
             rc, where = out.returncode, f"at {point}"
-        else:  # a moment anywhere from start-up to the end (a run takes ~10-25 s)
-            proc = u.popen(u.main_cmd(workdir))
-            try:
-                proc.wait(timeout=rng.uniform(2.0, 25.0))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            stdout, _ = proc.communicate()
-            rc, where = proc.returncode, f"random time, {_phase(stdout)}"
+        else:
+            rc, stdout, _ = u.run_and_signal(cmd, rng, signal.SIGKILL, tmp_path / "err")
+            where = f"random moment, {u.phase(stdout, u.LONGER['epochs'])}"
         if rc == 0:
             break
         assert rc == KILLED, rc
         u.check_intact(workdir)
         kills[where] += 1
+    if not os.path.exists(os.path.join(workdir, "results.json")):
+        for point in ("model", "results"):  # the end of the run: the final save, then results
+            assert u.run(cmd, f"{point}:1").returncode == KILLED
+            u.check_intact(workdir)
+            kills[f"at {point}"] += 1
     print(f"FAULT_SEED={seed}: {sum(kills.values())} kills survived: {dict(kills)}")
     assert sum(kills.values()) >= 4, kills
     if not os.path.exists(os.path.join(workdir, "results.json")):
-        _finish(workdir)
-    u.check_continuous(workdir, **u.TINY)
+        assert u.run(cmd).returncode == 0
+    u.check_continuous(workdir, **u.LONGER)
     u.check_intact(workdir)
-    assert u.read_results(workdir)["steps"] == u.TINY["total_steps"]
+    assert u.read_results(workdir)["steps"] == u.LONGER["total_steps"]
