@@ -46,7 +46,10 @@ def split(source: Source, val_split: int, scale: float):
     that fraction of each split, for smoke runs."""
     n = source.num_train
     if not 0 <= val_split < n:
-        raise UserError(f"val_split must be in [0, {n}), got {val_split}.")
+        raise UserError(
+            f"val_split must be in [0, {n}) for {source.name} ({n} training images), got "
+            f"{val_split}; set --config.data.val_split (experiments.run: --set data.val_split=N)."
+        )
     if val_split:
         train, val = source.train.take(n - val_split), source.train.skip(n - val_split)
         n_train, n_val = n - val_split, val_split
