@@ -22,6 +22,7 @@ _EXPORTS = {
     "build_resnet": "keras_resnet.resnet",
     "create_model": "keras_resnet.resnet",
     "count_flops": "keras_resnet.flops",
+    "use_fused_batchnorm": "keras_resnet.fused_bn",
 }
 _SUBMODULES = ("weights", "analysis", "data")
 

@@ -26,6 +26,7 @@ from keras_resnet import callbacks as cb
 from keras_resnet import data, distribute, interrupts, recording, registry
 from keras_resnet import workdir as wd
 from keras_resnet.cli import UserError
+from keras_resnet.fused_bn import use_fused_batchnorm
 from keras_resnet.resnet import create_model
 
 PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -73,6 +74,8 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         variant=config.variant,
         weight_decay=config.weight_decay,  # coupled L2 (see experiments/base.py)
     )
+    if config.get("fused_batchnorm", False):
+        use_fused_batchnorm(model)
     optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
     if config.precision == "float16":
         # float16 gradients underflow without it; bfloat16 has float32's range and needs none.

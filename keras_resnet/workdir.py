@@ -110,9 +110,13 @@ def read_json(path: str, default=None):
 
 
 def save_model_atomic(model, path: str, fault: str | None = None) -> None:
-    """`model.save` to `<dir>/.tmp-<name>` (Keras wants the .keras suffix), then rename."""
+    """`model.save` to `<dir>/.tmp-<name>` (Keras wants the .keras suffix), then rename. Fused
+    BN layers are saved as the standard Keras layer they compute, so the file opens anywhere."""
+    from keras_resnet.fused_bn import standard_batchnorm
+
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
-    atomic_write(path, model.save, fault, tmp=tmp)
+    with standard_batchnorm(model):
+        atomic_write(path, model.save, fault, tmp=tmp)
 
 
 def remove_stale_temps(workdir: str) -> list[str]:

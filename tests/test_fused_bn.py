@@ -1,0 +1,129 @@
+"""Fused BN (keras_resnet/fused_bn.py) computes what Keras' BatchNormalization computes, trains
+the same, and never reaches a saved file: `.keras` files hold standard Keras layers."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_resnet
+from keras_resnet import bench_lib
+from keras_resnet import workdir as wd
+from keras_resnet.fused_bn import FusedBatchNormalization, standard_batchnorm
+
+
+def _pair(name="resnet20"):
+    keras.utils.set_random_seed(3)
+    standard = keras_resnet.create_model(name)
+    fused = keras_resnet.create_model(name)
+    fused.set_weights(standard.get_weights())
+    return standard, keras_resnet.use_fused_batchnorm(fused)
+
+
+def _bn_layers(model):
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def test_every_bn_layer_is_switched_and_no_other():
+    standard, fused = _pair()
+    kinds = {type(layer) for layer in _bn_layers(fused)}
+    assert kinds == {FusedBatchNormalization}
+    assert len(_bn_layers(fused)) == len(_bn_layers(standard)) == 19  # stem + 2 per block
+    assert [
+        type(a) for a in fused.layers if not isinstance(a, keras.layers.BatchNormalization)
+    ] == [type(b) for b in standard.layers if not isinstance(b, keras.layers.BatchNormalization)]
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_forward_matches_standard_bn(training):
+    standard, fused = _pair()
+    x = np.random.default_rng(0).normal(size=(8, 32, 32, 3)).astype("float32")
+    want = np.asarray(standard(x, training=training))
+    got = np.asarray(fused(x, training=training))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_gradients_and_moving_statistics_match_standard_bn():
+    """Same gradients (to float32 round-off, which BN's backward pass amplifies in a deep
+    net: checked against finite differences while writing this) and the same moving-statistics
+    rule (population variance, momentum 0.9)."""
+    standard, fused = _pair()
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(16, 32, 32, 3)).astype("float32")
+    y = rng.integers(0, 10, size=(16,))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    grads = []
+    for model in (standard, fused):
+        with tf.GradientTape() as tape:
+            value = loss(y, model(x, training=True))
+        grads.append(tape.gradient(value, model.trainable_weights))
+    for w, a, b in zip(standard.trainable_weights, *grads, strict=True):
+        a, b = np.asarray(a), np.asarray(b)
+        assert np.linalg.norm(a - b) <= 2e-2 * np.linalg.norm(a), w.path
+    for a, b in zip(_bn_layers(standard), _bn_layers(fused), strict=True):
+        for stat in ("moving_mean", "moving_variance"):
+            want, got = np.asarray(getattr(a, stat)), np.asarray(getattr(b, stat))
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=a.name)
+    assert not np.allclose(np.asarray(fused.get_layer("stem_bn").moving_variance), 1.0)
+
+
+def test_mixed_bfloat16_runs_fused_and_stays_close():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        standard, fused = _pair()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    x = np.random.default_rng(2).normal(size=(4, 32, 32, 3)).astype("float32")
+    assert fused.get_layer("stem_bn")(fused.get_layer("stem_conv")(x)).dtype == "bfloat16"
+    want = np.asarray(standard(x, training=False))
+    got = np.asarray(fused(x, training=False))
+    assert np.abs(got - want).max() < 0.05 * (np.abs(want).max() + 1)
+
+
+def test_saved_file_holds_standard_layers_and_opens_without_this_package(tmp_path):
+    _, fused = _pair()
+    path = str(tmp_path / "model.keras")
+    wd.save_model_atomic(fused, path)
+    assert {type(layer) for layer in _bn_layers(fused)} == {FusedBatchNormalization}  # restored
+    with zipfile.ZipFile(path) as z:
+        config = z.read("config.json").decode()
+    assert "FusedBatchNormalization" not in config and "keras_resnet" not in config
+    assert json.loads(config)["config"]["layers"]
+    script = (
+        "import sys, keras, numpy as np\n"
+        f"m = keras.models.load_model({path!r}, safe_mode=True)\n"
+        "assert 'keras_resnet' not in sys.modules\n"
+        "print(type(m.get_layer('stem_bn')).__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "BatchNormalization"
+
+
+def test_standard_batchnorm_restores_fused_layers_after_an_error():
+    _, fused = _pair()
+    with pytest.raises(OSError), standard_batchnorm(fused):
+        assert not any(isinstance(x, FusedBatchNormalization) for x in _bn_layers(fused))
+        raise OSError("disk full")
+    assert {type(layer) for layer in _bn_layers(fused)} == {FusedBatchNormalization}
+
+
+def test_benchmark_modes_really_build_their_dtype():
+    """The bf16 modes once measured float32 (clear_session() reset the policy)."""
+    built = []
+
+    def build():
+        model = keras_resnet.create_model("resnet20", input_shape=(8, 8, 3))
+        built.append(model.dtype_policy.name)
+        return model
+
+    for mode in ("float32", "bf16"):
+        kwargs = dict(batch=2, image_size=8, num_classes=10, train=False)
+        bench_lib.keras_throughput(build, bench_lib.MODES[mode], min_time=0, max_iters=1, **kwargs)
+    assert built == ["float32", "mixed_bfloat16"]
+    assert keras.mixed_precision.global_policy().name == "float32"
