@@ -87,10 +87,13 @@ def keras_throughput(
     max_iters: int = 30,
 ) -> float:
     """Images/s of a Keras model's forward pass (train=False) or full SGD step (train=True)."""
+    # clear_session() resets the global dtype policy, so it must come first.
+    keras.utils.clear_session()
     keras.mixed_precision.set_global_policy(mode.policy)
     try:
-        keras.utils.clear_session()
         model = build()
+        if model.dtype_policy.name != mode.policy:  # never report float32 as bf16 again
+            raise RuntimeError(f"{mode.name}: model built as {model.dtype_policy.name}")
         x = tf.random.uniform((batch, image_size, image_size, 3), dtype=tf.float32)
         y = tf.random.uniform((batch,), maxval=num_classes, dtype=tf.int32)
         if train:

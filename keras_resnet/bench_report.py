@@ -45,6 +45,14 @@ def ratios(results: dict) -> dict:
                 best["images_per_s"] / f32["images_per_s"], 2
             )
             out["resnet50_infer_fastest_mode"] = best["mode"]
+    for task in ("infer", "train"):  # what TF's fused BN kernel buys (keras_resnet.fused_bn)
+        for mode in ("float32", "bf16"):
+            fused = _rate(results, "keras_resnet", "resnet50", task, mode)
+            plain = _rate(results, "keras_resnet_standard_bn", "resnet50", task, mode)
+            if fused and plain:
+                out[f"resnet50_{task}_{mode}_fused_bn_vs_standard_bn"] = round(
+                    fused["images_per_s"] / plain["images_per_s"], 2
+                )
     for name, p in (results.get("pipeline") or {}).items():
         if isinstance(p, dict) and p.get("step_images_per_s"):
             out[f"pipeline_{name}_vs_train_step"] = round(
@@ -106,4 +114,8 @@ def markdown(results: dict) -> str:
         if key == "resnet50_infer_fastest_mode_vs_float32" and got is not None:
             extra = f" ({r['resnet50_infer_fastest_mode']})"
         lines.append(f"| {key} | {want} | {'not measured' if got is None else got}{extra} |")
+    fused = {k: v for k, v in r.items() if k.endswith("fused_bn_vs_standard_bn")}
+    if fused:
+        lines += ["", "| fused BN vs Keras' standard BN (same run) | ratio |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in fused.items()]
     return "\n".join(lines)

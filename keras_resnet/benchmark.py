@@ -95,21 +95,29 @@ def run(quick: bool, log=print) -> dict:
         log(f"{impl:>18} {model:>9} {task:>5} {mode:>9}: {images_per_s:8.1f} img/s "
             f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)")  # fmt: skip
 
-    for name, (size, batch) in WORKLOADS.items():
+    def fused(name):  # as `make train` runs it: BN on TF's fused kernel (keras_resnet.fused_bn)
+        return keras_resnet.use_fused_batchnorm(keras_resnet.create_model(name))
+
+    # keras_resnet as it trains, then (ResNet-50 only) with Keras' own BN: the fused kernel's gain.
+    cells = [("keras_resnet", name, fused, m) for name in WORKLOADS for m in ("infer", "train")]
+    if not quick:
+        cells += [("keras_resnet_standard_bn", "resnet50", keras_resnet.create_model, m)
+                  for m in ("infer", "train")]  # fmt: skip
+    for impl, name, build, task in cells:
+        size, batch = WORKLOADS[name]
         macs = keras_resnet.count_flops(keras_resnet.create_model(name))
-        classes = keras_resnet.get_spec(name).default_num_classes
-        for task, modes in (("infer", s["infer_modes"]), ("train", s["train_modes"])):
-            for mode in modes:
-                rate = bl.keras_throughput(
-                    lambda n=name: keras_resnet.create_model(n),
-                    bl.MODES[mode],
-                    batch=batch,
-                    image_size=size,
-                    num_classes=classes,
-                    train=task == "train",
-                    **timing,
-                )
-                record("keras_resnet", name, task, mode, rate, macs)
+        modes = s[f"{task}_modes"] if impl == "keras_resnet" else ["float32", "bf16"]
+        for mode in modes:
+            rate = bl.keras_throughput(
+                lambda n=name, b=build: b(n),
+                bl.MODES[mode],
+                batch=batch,
+                image_size=size,
+                num_classes=keras_resnet.get_spec(name).default_num_classes,
+                train=task == "train",
+                **timing,
+            )
+            record(impl, name, task, mode, rate, macs)
 
     # Peers on the same workload: ResNet-50, 224x224, batch 32.
     macs50 = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5"))

@@ -48,3 +48,14 @@ def test_markdown_lists_every_row_and_target():
     for key, _ in bench_report.TARGETS:
         assert key in text
     assert "| resnet50_train_best_vs_pytorch_best | >= 1.0 | not measured |" in text
+
+
+def test_fused_bn_gain_is_a_ratio_of_two_measured_rows():
+    results = _results()
+    results["rows"].append(_row("keras_resnet_standard_bn", "resnet50", "infer", "float32", 8.0))
+    results["ratios"] = r = bench_report.ratios(results)
+    assert r["resnet50_infer_float32_fused_bn_vs_standard_bn"] == 1.25
+    assert "resnet50_train_float32_fused_bn_vs_standard_bn" not in r  # standard BN not measured
+    assert "| resnet50_infer_float32_fused_bn_vs_standard_bn | 1.25 |" in bench_report.markdown(
+        results
+    )
