@@ -59,8 +59,8 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.precision = "float32"  # "float32" | "bfloat16" | "float16" (with dynamic loss scaling)
     c.jit_compile = False  # XLA
-    # BN on TensorFlow's fused kernel (keras_resnet/fused_bn.py): same math, 1.2-1.5x faster
-    # ResNet-50 steps on CPU; saved .keras files still hold standard Keras BN layers.
+    # BN on TensorFlow's fused kernel (keras_resnet/fused_bn.py): same math, 1.18x (float32)
+    # to 1.63x (bf16) faster ResNet-50 steps on CPU; saved .keras files still hold standard Keras BN layers.
     c.fused_batchnorm = True
     c.seed = 0
     c.backup_every_steps = 200  # BackupAndRestore frequency, in steps

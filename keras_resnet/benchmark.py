@@ -103,9 +103,9 @@ def run(quick: bool, log=print) -> dict:
     if not quick:
         cells += [("keras_resnet_standard_bn", "resnet50", keras_resnet.create_model, m)
                   for m in ("infer", "train")]  # fmt: skip
+    macs = {name: keras_resnet.count_flops(keras_resnet.create_model(name)) for name in WORKLOADS}
     for impl, name, build, task in cells:
         size, batch = WORKLOADS[name]
-        macs = keras_resnet.count_flops(keras_resnet.create_model(name))
         modes = s[f"{task}_modes"] if impl == "keras_resnet" else ["float32", "bf16"]
         for mode in modes:
             rate = bl.keras_throughput(
@@ -117,7 +117,7 @@ def run(quick: bool, log=print) -> dict:
                 train=task == "train",
                 **timing,
             )
-            record(impl, name, task, mode, rate, macs)
+            record(impl, name, task, mode, rate, macs[name])
 
     # Peers on the same workload: ResNet-50, 224x224, batch 32.
     macs50 = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5"))
