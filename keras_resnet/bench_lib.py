@@ -116,7 +116,7 @@ def keras_throughput(
 
 
 def torch_resnet50_throughput(
-    *, batch: int, train: bool, bf16: bool, min_time: float, threads: int
+    *, batch: int, train: bool, bf16: bool, min_time: float, threads: int, warmup: int = 2
 ) -> float | None:
     """Images/s of a PyTorch ResNet-50 (torchvision's layout) on the CPU, channels_last, with
     optional bf16 autocast; None when torch is not installed."""
@@ -156,7 +156,7 @@ def torch_resnet50_throughput(
             with torch.inference_mode(), autocast:
                 net(x)
 
-    return time_fn(fn, warmup=2, min_time=min_time, max_iters=30).rate(batch)
+    return time_fn(fn, warmup=warmup, min_time=min_time, max_iters=30).rate(batch)
 
 
 def resnet50_train_peak_rss_mib(batch: int = 32, steps: int = 2) -> float:
