@@ -21,14 +21,20 @@ EXPORT_DIR ?= models/$(MODEL)
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
+BIN := $(VENV)/bin
+
+# requirements.txt pins the tested version of every runtime package (the lock); pyproject.toml
+# declares the ranges the package accepts. Installing the package with its extras under the
+# lock as constraints checks that the two agree, and `pip check` that nothing conflicts.
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(VENV)/bin/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.txt -r requirements.txt -r requirements-dev.txt
+	$(BIN)/pip install --quiet -c requirements.txt -e ".[all]"
+	$(BIN)/pip check
 	touch $@
 
-install: $(VENV)/.installed  ## Create .venv and install the pinned requirements (TensorFlow 2.21, Keras 3).
+install: $(VENV)/.installed  ## Create .venv: the package (editable, console scripts) and the pinned requirements.
 
 test: install  ## Run the default test suite (slow tests excluded).
 	$(PY) -m pytest -q
@@ -36,26 +42,29 @@ test: install  ## Run the default test suite (slow tests excluded).
 test-all: install  ## Run every test, the slow ones included.
 	$(PY) -m pytest -q -m "slow or not slow"
 
-lint: install  ## Ruff lint and format check.
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+lint: install  ## Ruff lint and format check, and the import-layering contracts (pyproject.toml).
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install  ## Apply ruff's fixes and formatting.
-	$(VENV)/bin/ruff check --fix .
-	$(VENV)/bin/ruff format .
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 models: install  ## Print the table of registered models.
-	$(PY) -m keras_resnet.models
+	$(BIN)/keras-resnet-models
 
-train: install  ## Train MODEL (DATASET=, EPOCHS=, BATCH=, WORKDIR=, ARGS=).
-	$(PY) -m keras_resnet.launch --model=$(MODEL) --dataset="$(DATASET)" --epochs="$(EPOCHS)" \
-		--batch_size="$(BATCH)" --workdir=$(WORKDIR) -- $(ARGS)
+train: install  ## Train MODEL with the paper's recipe (DATASET=, EPOCHS=, BATCH=, WORKDIR=, ARGS=).
+	$(BIN)/keras-resnet-train --model=$(MODEL) --workdir=$(WORKDIR) \
+		$(if $(strip $(DATASET)),--config.dataset=$(strip $(DATASET))) \
+		$(if $(strip $(EPOCHS)),--config.num_epochs=$(strip $(EPOCHS))) \
+		$(if $(strip $(BATCH)),--config.batch_size=$(strip $(BATCH))) $(ARGS)
 
 eval: install  ## Evaluate a trained WORKDIR (ARGS="--mode=10crop").
-	$(PY) -m keras_resnet.evaluate --workdir=$(WORKDIR) $(ARGS)
+	$(BIN)/keras-resnet-eval --workdir=$(WORKDIR) $(ARGS)
 
 export: install  ## Export WORKDIR as a versioned SavedModel under EXPORT_DIR.
-	$(PY) -m keras_resnet.export $(WORKDIR) --export_dir=$(EXPORT_DIR) $(ARGS)
+	$(BIN)/keras-resnet-export $(WORKDIR) --export_dir=$(EXPORT_DIR) $(ARGS)
 
 serve: install  ## Serve EXPORT_DIR: tensorflow_model_server, else Docker, else the embedded server.
 	$(PY) -m serving.launch --model_name=$(MODEL) --model_base_path=$(abspath $(EXPORT_DIR)) \
@@ -69,12 +78,12 @@ demo: install  ## Offline end to end: train on digits, export, serve, predict ov
 	$(PY) -m serving.demo $(ARGS)
 
 bench: install  ## Throughput benchmark against peers and the machine's peak (ARGS="--quick").
-	$(PY) -m keras_resnet.benchmark $(ARGS)
+	$(BIN)/keras-resnet-bench $(ARGS)
 
 bench-serving: install  ## Serving benchmark: in-process vs REST vs gRPC.
 	$(PY) -m serving.benchmark $(ARGS)
 
-experiment: install  ## Run a paper table (TABLE=table6, ARGS="--scale=0.01").
+experiment: install  ## Run a paper table (TABLE=table6, ARGS="--config.scale=0.01").
 	$(PY) -m experiments.run $(TABLE) $(ARGS)
 
 clean:  ## Remove caches (keeps .venv, runs/ and models/).

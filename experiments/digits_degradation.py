@@ -18,7 +18,7 @@ plain-20, while ResNet-56 does not? The committed report, experiments/results/
 digits_degradation.md, answers with the numbers measured here.
 """
 
-from experiments import cifar10
+from keras_resnet.configs import cifar10
 
 TITLE = "Degradation on digits: plain vs residual, 20 vs 56 layers"
 MODELS = ("plain20", "plain56", "resnet20", "resnet56")

@@ -1,25 +1,30 @@
 """Runs a paper table's models one after another and writes its report.
 
-    python -m experiments.run TABLE [--models=a,b] [--dataset=NAME] [--scale=F]
+    python -m experiments.run TABLE [--models=a,b] [--config.KEY=VALUE ...]
                                     [--workdir_root=runs/experiments] [--out=experiments/results]
-    make experiment TABLE=table6 ARGS="--scale=0.01"
+    make experiment TABLE=table6 ARGS="--config.scale=0.01"
 
 TABLE is table2, table3, table6 or digits_degradation (the files beside this one). A model
 whose workdir already holds results.json is skipped, so an interrupted table resumes where it
 stopped (and an interrupted model resumes from its last backup). The report goes to
 `<out>/<TABLE>.md` with `<TABLE>_curves.png` and `<TABLE>_responses.png`.
+
+`--config.KEY=VALUE` overrides a field of every row's config, with the same syntax and parsing
+as keras-resnet-train (keras_resnet.configs.overrides): `--config.scale=0.01` for a smoke run,
+`--config.dataset=imagenette`, `--config.batch_size=64`. Overridden runs get their own workdir.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib
 import os
+import re
 import shlex
 import sys
 
-from keras_resnet import cli
+from keras_resnet.cli import common as cli
+from keras_resnet.configs import overrides
 
 TABLES = ("table2", "table3", "table6", "digits_degradation")
 
@@ -28,51 +33,26 @@ def _parse(argv):
     p = argparse.ArgumentParser(description="Run a paper table and report it.")
     p.add_argument("table", help=f"one of {', '.join(TABLES)}")
     p.add_argument("--models", default="", help="comma-separated subset of the table's configs")
-    p.add_argument("--dataset", default="", help="override the table's dataset")
-    p.add_argument("--scale", type=float, default=1.0, help="shrink steps and data (0 < s <= 1)")
     p.add_argument("--workdir_root", default="runs/experiments")
     p.add_argument("--out", default="experiments/results", help="where the report goes")
     p.add_argument("--num_images", type=int, default=500, help="images for Figure 7")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="config override for every model, e.g. --set batch_size=64 --set data.image_size=128",
-    )
-    return p.parse_args(argv)
+    p.epilog = "Any --config.KEY=VALUE overrides that field of every row's config."
+    args, rest = p.parse_known_args(argv)
+    args.overrides = [a for a in rest if overrides.is_override(a)]
+    unknown = [a for a in rest if not overrides.is_override(a)]
+    if unknown:
+        raise cli.UserError(
+            f"unknown argument {unknown[0]!r}; config fields are set with --config.KEY=VALUE."
+        )
+    return args
 
 
-def apply_overrides(config, pairs):
-    """`KEY=VALUE` strings onto a ConfigDict; VALUE is a Python literal or else a string."""
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        if not sep:
-            raise cli.UserError(f"--set expects KEY=VALUE, got {pair!r}.")
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = text
-        *parents, leaf = key.strip().split(".")
-        node = config
-        try:
-            for part in parents:
-                node = node[part]
-            if leaf not in node:
-                raise KeyError(leaf)
-            node[leaf] = value
-        except (KeyError, TypeError) as e:
-            raise cli.UserError(f"--set {pair!r}: the config has no field {key!r} ({e}).") from None
-
-
-def _workdir(args, module) -> str:
+def _workdir(args) -> str:
+    """Overridden runs never share (or skip on) a workdir of the stock recipe."""
     tag = args.table
-    if args.dataset and args.dataset != module.DEFAULT_DATASET:
-        tag += f"-{args.dataset.replace(':', '_').replace('/', '_')}"
-    if args.scale != 1.0:
-        tag += f"-scale{args.scale:g}"
-    if args.set:  # overridden runs never share (or skip on) a workdir of the stock recipe
-        tag += "-" + "-".join(sorted(s.replace("=", "").replace(".", "_") for s in args.set))
+    for arg in sorted(args.overrides):
+        key, _, value = arg.lstrip("-").removeprefix("config.").partition("=")
+        tag += "-" + re.sub(r"[^\w.,()-]+", "_", f"{key}{value}")
     return os.path.join(args.workdir_root, tag)
 
 
@@ -80,8 +60,6 @@ def run(argv=None) -> int:
     args = _parse(argv)
     if args.table not in TABLES:
         raise cli.UserError(f"unknown table {args.table!r}; choose one of {', '.join(TABLES)}.")
-    if not 0 < args.scale <= 1:
-        raise cli.UserError(f"--scale must be in (0, 1], got {args.scale}.")
     module = importlib.import_module(f"experiments.{args.table}")
     models = [m.strip() for m in args.models.split(",") if m.strip()] or list(module.MODELS)
     unknown = [m for m in models if m not in module.MODELS]
@@ -93,19 +71,18 @@ def run(argv=None) -> int:
     import keras
 
     from experiments import report
-    from keras_resnet import analysis, train
+    from keras_resnet.evaluation import analysis
+    from keras_resnet.training import train
 
-    root = _workdir(args, module)
+    for name in models:  # every override is checked before the first row trains
+        train.validate(overrides.apply(module.get_config(name), args.overrides))
+    root = _workdir(args)
     runs = {}
     for i, name in enumerate(models, 1):
         workdir = os.path.join(root, name)
         if report.read_run(workdir) is None:
             print(f"[{i}/{len(models)}] {args.table}: training {name} in {workdir}", flush=True)
-            config = module.get_config(name)
-            if args.dataset:
-                config.dataset = args.dataset
-            config.scale = args.scale
-            apply_overrides(config, args.set)
+            config = overrides.apply(module.get_config(name), args.overrides)
             train.train_and_evaluate(config, workdir)
             keras.utils.clear_session()  # a table's runs share this process: drop old graphs
         else:
@@ -119,7 +96,7 @@ def run(argv=None) -> int:
     for name in runs:
         workdir = os.path.join(root, name)
         model = keras.models.load_model(os.path.join(workdir, "model.keras"), safe_mode=True)
-        images = analysis._test_images(workdir, args.num_images)
+        images = analysis.test_images(workdir, args.num_images)
         curves[name] = analysis.layer_responses(model, images)
     analysis.plot_responses(curves, f"{base}_responses.png", "Figure 7: std of 3x3 layer responses")
     command = "python -m experiments.run " + shlex.join(argv if argv is not None else sys.argv[1:])

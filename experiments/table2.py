@@ -4,15 +4,15 @@ The ResNets of this table use option A shortcuts ("identity mapping for all shor
 zero-padding for increasing dimensions"), so they have no more parameters than the plain nets.
 Recipe: `experiments/imagenet.py`.
 
-    python -m experiments.run table2 --dataset=imagenet2012
-    python -m keras_resnet.main --config=experiments/table2.py:plain34 --workdir=runs/t2/plain34
+    python -m experiments.run table2 --config.dataset=imagenet2012
+    keras-resnet-train --config=experiments/table2.py:plain34 --workdir=runs/t2/plain34
 
 Paper (ImageNet val top-1 error %, 10-crop): plain-18 27.94, plain-34 28.54, ResNet-18 27.88,
 ResNet-34 25.03. The claim: plain-34 is worse than plain-18 (degradation) while ResNet-34 is
 better than ResNet-18.
 """
 
-from experiments import imagenet
+from keras_resnet.configs import imagenet
 
 TITLE = "Table 2: ImageNet top-1 error, plain vs residual"
 MODELS = ("plain18", "plain34", "resnet18", "resnet34")

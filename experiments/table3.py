@@ -3,14 +3,14 @@ ImageNet (paper Sections 3.3 and 4.1). Recipe: `experiments/imagenet.py`.
 
 Config names: resnet34_A, resnet34_B, resnet34_C, resnet50, resnet101, resnet152.
 
-    python -m experiments.run table3 --dataset=imagenet2012
-    python -m keras_resnet.main --config=experiments/table3.py:resnet34_C --workdir=runs/t3/r34c
+    python -m experiments.run table3 --config.dataset=imagenet2012
+    keras-resnet-train --config=experiments/table3.py:resnet34_C --workdir=runs/t3/r34c
 
 Paper (ImageNet val top-1 / top-5 error %, 10-crop): ResNet-34 A 25.03 / 7.76, B 24.52 / 7.46,
 C 24.19 / 7.40; ResNet-50 22.85 / 6.71, ResNet-101 21.75 / 6.05, ResNet-152 21.43 / 5.71.
 """
 
-from experiments import imagenet
+from keras_resnet.configs import imagenet
 
 TITLE = "Table 3: ImageNet top-1 error, shortcut options and deeper nets"
 MODELS = ("resnet34_A", "resnet34_B", "resnet34_C", "resnet50", "resnet101", "resnet152")

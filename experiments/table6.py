@@ -4,15 +4,15 @@ The full recipe of `experiments/cifar10.py` (64k iterations, lr 0.1 divided at 3
 warm-up for 110/1202 layers) on the paper's 45k/5k train/val split.
 
     python -m experiments.run table6                          # every row, one after another
-    python -m experiments.run table6 --models=resnet20 --scale=0.05   # a shrunk smoke run
-    python -m keras_resnet.main --config=experiments/table6.py:resnet56 --workdir=runs/t6/resnet56
+    python -m experiments.run table6 --models=resnet20 --config.scale=0.05   # a shrunk smoke run
+    keras-resnet-train --config=experiments/table6.py:resnet56 --workdir=runs/t6/resnet56
 
 Paper (test error %): ResNet-20 8.75, -32 7.51, -44 7.17, -56 6.97, -110 6.43 (best of 5;
 mean 6.61 +- 0.16), -1202 7.93. Plain nets get worse with depth (Figure 6, left): no
 numbers are printed for them, so the report compares their trend instead.
 """
 
-from experiments import cifar10
+from keras_resnet.configs import cifar10
 
 TITLE = "Table 6: CIFAR-10 test error"
 MODELS = (

@@ -5,9 +5,13 @@ Image Recognition" (2015).
     model = keras_resnet.create_model("resnet50")
     keras_resnet.list_models()
 
-The public names are imported lazily (PEP 562), so that `python -m keras_resnet.<tool>` can
-silence TensorFlow's start-up logging before TensorFlow is first imported, and a user error
-stays one line.
+The public names are imported lazily (PEP 562), so that `import keras_resnet` costs nothing and
+the command-line tools (keras_resnet.cli) can silence TensorFlow's start-up logging before
+TensorFlow is first imported, keeping a user error to one line.
+
+The package's parts, one subpackage each (the README's Layout section has the whole tree):
+models (registry, blocks, weights import), data (input pipelines), configs (the paper's
+recipes), training, evaluation, export, bench, storage (crash-safe writes), cli (entry points).
 """
 
 import importlib
@@ -15,16 +19,25 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ModelSpec": "keras_resnet.registry",
-    "get_spec": "keras_resnet.registry",
-    "list_models": "keras_resnet.registry",
-    "register_model": "keras_resnet.registry",
-    "build_resnet": "keras_resnet.resnet",
-    "create_model": "keras_resnet.resnet",
-    "count_flops": "keras_resnet.flops",
-    "use_fused_batchnorm": "keras_resnet.fused_bn",
+    "ModelSpec": "keras_resnet.models.registry",
+    "get_spec": "keras_resnet.models.registry",
+    "list_models": "keras_resnet.models.registry",
+    "register_model": "keras_resnet.models.registry",
+    "build_resnet": "keras_resnet.models.resnet",
+    "create_model": "keras_resnet.models.resnet",
+    "count_flops": "keras_resnet.models.flops",
+    "use_fused_batchnorm": "keras_resnet.models.fused_bn",
+    "train_and_evaluate": "keras_resnet.training.train",
+    "export_model": "keras_resnet.export.savedmodel",
+    "UserError": "keras_resnet.errors",
 }
-_SUBMODULES = ("weights", "analysis", "data")
+# Short names for submodules users reach for: keras_resnet.weights.load_torchvision(...).
+_SUBMODULES = {
+    "weights": "keras_resnet.models.weights",
+    "analysis": "keras_resnet.evaluation.analysis",
+    "data": "keras_resnet.data",
+    "configs": "keras_resnet.configs",
+}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
@@ -33,7 +46,7 @@ def __getattr__(name):
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"keras_resnet.{name}")
+        value = importlib.import_module(_SUBMODULES[name])
     else:
         raise AttributeError(f"module 'keras_resnet' has no attribute {name!r}")
     globals()[name] = value  # cache: later lookups skip __getattr__

@@ -18,8 +18,8 @@ import time
 import grpc
 import numpy as np
 
-from serving.config import BatchingParameters
-from serving.status import ServingError, invalid
+from .config import BatchingParameters
+from .status import ServingError, invalid
 
 
 @dataclasses.dataclass

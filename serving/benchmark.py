@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from serving.testing import free_port
+from .testing import free_port
 
 
 def export_once(model_name: str, export_dir: str) -> str:
@@ -32,7 +32,7 @@ def export_once(model_name: str, export_dir: str) -> str:
         return export_dir
     import keras_resnet
     from keras_resnet.export import export_model
-    from keras_resnet.export_preprocess import Preprocessing
+    from keras_resnet.export.preprocess import Preprocessing
 
     model = keras_resnet.create_model(model_name)
     _, h, w, _ = model.input_shape
@@ -82,9 +82,9 @@ def measure(call, concurrency: int, seconds: float) -> dict:
 
 
 def in_process_call(export_dir: str, image: bytes, batching: bool):
-    from serving.batching import Batcher
-    from serving.config import read_batching_parameters
-    from serving.servable import Servable
+    from .batching import Batcher
+    from .config import read_batching_parameters
+    from .servable import Servable
 
     servable = Servable("bench", 1, os.path.join(export_dir, "1"))
     batcher = None
@@ -116,7 +116,9 @@ class ServerProcess:
             ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "serving.server", *flags], env=env, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", f"{__package__}.server", *flags],
+            env=env,
+            stderr=subprocess.DEVNULL,
         )
 
     def __enter__(self):
@@ -155,7 +157,7 @@ def rest_call(port: int, image: bytes):
 
 
 def grpc_call(port: int, image: bytes):
-    from serving import client
+    from . import client
 
     channel = client.grpc_channel(f"127.0.0.1:{port}")
     return lambda: client.predict_grpc(channel, "bench", [image], timeout=120)
@@ -204,7 +206,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m serving.benchmark", description=__doc__.split("\n")[0]
+        prog=f"python -m {__package__}.benchmark", description=__doc__.split("\n")[0]
     )
     p.add_argument("--model", default="resnet50")
     p.add_argument("--concurrency", default="1,8,32")

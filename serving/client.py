@@ -123,7 +123,9 @@ def top_k(result: dict, k: int) -> list[list[tuple[str, float]]]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m serving.client", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m {__package__}.client", description=__doc__.split("\n")[0]
+    )
     p.add_argument("images", nargs="+", help="JPEG or PNG files")
     p.add_argument("--model", required=True)
     where = p.add_mutually_exclusive_group()

@@ -63,8 +63,8 @@ def train_builtin(workdir: str, epochs: int) -> None:
 
 def train_keras_resnet(workdir: str, epochs: int) -> None:
     """The project's training loop (keras_resnet.train) with the CIFAR recipe on digits."""
-    from experiments import cifar10
-    from keras_resnet import train
+    from keras_resnet.configs import cifar10
+    from keras_resnet.training import train
 
     config = cifar10.get_config("resnet8")
     config.dataset = "digits"
@@ -79,8 +79,8 @@ def train(workdir: str, epochs: int, trainer: str) -> str:
         return "existing workdir"
     if trainer == "auto":
         try:
-            import experiments.cifar10  # noqa: F401
-            import keras_resnet.train  # noqa: F401
+            import keras_resnet.configs.cifar10  # noqa: F401
+            import keras_resnet.training.train  # noqa: F401
 
             trainer = "keras_resnet"
         except ImportError:
@@ -93,10 +93,11 @@ def run(args) -> int:
     import keras
     import tensorflow as tf
 
-    from keras_resnet import export
-    from serving import client
-    from serving.server import ModelServer, build_parser
-    from serving.testing import free_port
+    from keras_resnet.cli import export as export_cli
+
+    from . import client
+    from .server import ModelServer, build_parser
+    from .testing import free_port
 
     start = time.time()
     print(f"[1/5] training resnet8 on digits in {args.workdir} ...", flush=True)
@@ -105,7 +106,7 @@ def run(args) -> int:
 
     print(f"[2/5] exporting to {args.export_dir} ...", flush=True)
     # The workdir's config.json names the dataset, so the labels "0".."9" come with it.
-    if export.main([args.workdir, f"--export_dir={args.export_dir}"]):
+    if export_cli.main([args.workdir, f"--export_dir={args.export_dir}"]):
         return 1
 
     print("[3/5] starting the embedded server ...", flush=True)
@@ -146,7 +147,9 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m serving.demo", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m {__package__}.demo", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--workdir", default="runs/demo-digits")
     p.add_argument("--export_dir", default="models/digits")
     p.add_argument("--epochs", type=int, default=8)

@@ -25,10 +25,10 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import limits
-from serving.json_tensor import MAX_RANK
-from serving.servable import DEFAULT_SIGNATURE
-from serving.status import ServingError, invalid
+from . import limits
+from .json_tensor import MAX_RANK
+from .servable import DEFAULT_SIGNATURE
+from .status import ServingError, invalid
 
 _STATE = get_model_status_pb2.ModelVersionStatus.State
 

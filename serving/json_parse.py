@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from serving.status import ServingError, invalid
+from .status import ServingError, invalid
 
 # Python's json error wording -> rapidjson's, as TF Serving reports parse errors.
 _PARSE_ERRORS = {

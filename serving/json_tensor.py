@@ -14,8 +14,8 @@ import json
 
 import numpy as np
 
-from serving.json_parse import MAX_RANK, dump, format_error, json_type, parse_request
-from serving.status import ServingError, invalid
+from .json_parse import MAX_RANK, dump, format_error, json_type, parse_request
+from .status import ServingError, invalid
 
 __all__ = ["MAX_RANK", "dump", "parse_request", "request_inputs", "response_body", "to_array"]
 

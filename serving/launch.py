@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import sys
 
-from serving import config as config_lib
-from serving.server import build_parser
+from . import config as config_lib
+from .server import build_parser
 
 IMAGE = os.environ.get("TF_SERVING_IMAGE", "tensorflow/serving:2.18.0")
 # Flags only the embedded server knows; the real one would refuse them.
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
             cmd = docker_command(args, rest)
             print(f"serve: using Docker image {IMAGE}")
         elif backend == "embedded":
-            cmd = [sys.executable, "-m", "serving.server", *rest]
+            cmd = [sys.executable, "-m", f"{__package__}.server", *rest]
             print("serve: no tensorflow_model_server or Docker engine; using the embedded server")
         else:
             raise ValueError(f"unknown --backend={backend}")
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     if mine.dry_run:
         return 0
     if backend == "embedded":
-        from serving import server
+        from . import server
 
         return server.main(rest)
     os.execvp(cmd[0], cmd)  # replaces this process: signals reach the server directly

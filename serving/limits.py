@@ -14,7 +14,7 @@ import threading
 
 import grpc
 
-from serving.status import ServingError
+from .status import ServingError
 
 DEADLINE_MESSAGE = "Deadline Exceeded"
 

@@ -14,9 +14,9 @@ import os
 import threading
 import time
 
-from serving.config import ModelConfig
-from serving.servable import Servable, log
-from serving.status import invalid, not_found
+from .config import ModelConfig
+from .servable import Servable, log
+from .status import invalid, not_found
 
 # ServableState names as GetModelStatus reports them.
 LOADING, AVAILABLE, UNLOADING, END = "LOADING", "AVAILABLE", "UNLOADING", "END"

@@ -12,7 +12,7 @@ import time
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from serving.status import ServingError
+from .status import ServingError
 
 # Microsecond buckets from 100 us to ~100 s, roughly x3 apart.
 _BUCKETS = tuple(100 * 3**i for i in range(13))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 
-from serving.batching import Batcher
-from serving.manager import ModelManager
+from .batching import Batcher
+from .manager import ModelManager
 
 
 class Predictor:

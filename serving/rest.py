@@ -25,11 +25,11 @@ from aiohttp import http_exceptions, web
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
-from serving import json_tensor
-from serving.grpc_service import model_metadata, model_status
-from serving.limits import DEADLINE_MESSAGE, Admission
-from serving.servable import log
-from serving.status import ServingError, invalid
+from . import json_tensor
+from .grpc_service import model_metadata, model_status
+from .limits import DEADLINE_MESSAGE, Admission
+from .servable import log
+from .status import ServingError, invalid
 
 # [0-9], not \d: Python's \d also matches non-ASCII digits, which TF's RE2 pattern does not.
 _VERSION = r"(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"

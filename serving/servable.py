@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from serving.status import ServingError, from_tf_error, invalid
+from .status import ServingError, from_tf_error, invalid
 
 DEFAULT_SIGNATURE = "serving_default"
 

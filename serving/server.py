@@ -27,15 +27,15 @@ import threading
 import grpc
 from aiohttp import web
 
-from serving import config as config_lib
-from serving.batching import Batcher
-from serving.grpc_service import add_services
-from serving.limits import Admission
-from serving.manager import ModelManager
-from serving.metrics import Metrics
-from serving.predictor import Predictor
-from serving.rest import RestApi
-from serving.servable import log
+from . import config as config_lib
+from .batching import Batcher
+from .grpc_service import add_services
+from .limits import Admission
+from .manager import ModelManager
+from .metrics import Metrics
+from .predictor import Predictor
+from .rest import RestApi
+from .servable import log
 
 DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 
@@ -49,7 +49,9 @@ def _bool(text: str) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m {__package__}.server", description=__doc__.split("\n")[0]
+    )
     flag = p.add_argument
     flag("--port", type=int, default=8500, help="gRPC port")
     flag("--rest_api_port", type=int, default=8501, help="REST port; 0 disables REST")

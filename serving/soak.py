@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from serving import client
+from . import client
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 
@@ -127,7 +127,9 @@ class Soak:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m serving.soak", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog=f"python -m {__package__}.soak", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--rest", default="127.0.0.1:8501")
     p.add_argument("--grpc", default="127.0.0.1:8500")
     p.add_argument("--model", required=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -13,7 +14,7 @@ import numpy as np
 
 import keras_resnet
 from keras_resnet.export import export_model
-from keras_resnet.export_preprocess import Preprocessing
+from keras_resnet.export.preprocess import Preprocessing
 
 SIZE = 16
 LABELS = ["cat", "dog", "bird"]
@@ -77,7 +78,7 @@ def server_flags(export_dir, *extra: str) -> list[str]:
 @contextlib.contextmanager
 def running_server(flags: list[str]):
     """An in-process ModelServer, stopped (gracefully) on exit."""
-    from serving.server import ModelServer, build_parser
+    from .server import ModelServer, build_parser
 
     server = ModelServer(build_parser().parse_args(flags))
     server.start()
@@ -100,3 +101,13 @@ def http(method: str, url: str, body=None, timeout: float = 60) -> tuple[int, di
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+def wait_for(predicate, timeout: float = 60.0) -> bool:
+    """Polls `predicate` every 0.1 s until it is true (True) or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False

@@ -13,7 +13,8 @@ import zipfile
 
 import h5py
 
-from keras_resnet import backups, faults, recording
+from keras_resnet.storage import faults
+from keras_resnet.training import backups, recording
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
@@ -34,7 +35,7 @@ def main_cmd(workdir, *flags):
     return [
         sys.executable,
         "-m",
-        "keras_resnet.main",
+        "keras_resnet.cli.train",
         "--config=experiments/cifar10.py:resnet8",
         f"--workdir={workdir}",
         "--config.dataset=digits",

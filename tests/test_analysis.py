@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 import keras_resnet
-from keras_resnet.analysis import layer_responses, plot_responses, response_layers
+from keras_resnet.evaluation.analysis import layer_responses, plot_responses, response_layers
 
 
 def test_response_layers_are_the_3x3_bns():

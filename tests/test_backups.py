@@ -10,9 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_resnet import backups, faults
-from keras_resnet import workdir as wd
-from keras_resnet.cli import UserError
+from keras_resnet.errors import UserError
+from keras_resnet.storage import atomic, faults
+from keras_resnet.training import backups
 
 
 def _model():
@@ -99,7 +99,7 @@ def test_manifest_step_must_match_the_weights(tmp_path):
     store, lines = _saved(tmp_path, [8, 12])
     path = os.path.join(store.directory, "ckpt-00000012.json")
     manifest = json.load(open(path))
-    wd.atomic_write_text(path, json.dumps({**manifest, "step": 13}))
+    atomic.atomic_write_text(path, json.dumps({**manifest, "step": 13}))
     assert _restored_kernel_and_step(store) == (8.0, 8)
     assert "holds step 12, its manifest says 13" in lines[0]
 
@@ -133,7 +133,7 @@ def test_disk_full_keeps_the_last_good_generation(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(model, "save_weights", save_then_fail)
-    with pytest.raises(wd.DiskFull) as e:
+    with pytest.raises(atomic.DiskFull) as e:
         store.save(model, 12)
     message = str(e.value)
     assert message.startswith("disk full while writing ") and "ckpt-00000012.weights.h5" in message

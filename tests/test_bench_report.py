@@ -1,6 +1,6 @@
 """The benchmark's ratios and report are computed from measured rows, not assumed."""
 
-from keras_resnet import bench_report
+from keras_resnet.bench import report as bench_report
 
 
 def _row(impl, model, task, mode, rate, pct=50.0):

@@ -8,10 +8,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from experiments import cifar10, imagenet
 from keras_resnet import data
-from keras_resnet.cli import UserError
+from keras_resnet.configs import cifar10, imagenet
 from keras_resnet.data import preprocess
+from keras_resnet.errors import UserError
 
 
 def _cifar_config(**overrides):

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_resnet import distribute
-from keras_resnet.cli import UserError
+from keras_resnet.errors import UserError
+from keras_resnet.training import distribute
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
@@ -20,13 +20,13 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 # Runs in a fresh process: logical CPUs must be configured before TensorFlow starts.
 MIRRORED_VS_ONE_DEVICE = """
 import json
-from keras_resnet import cli
+from keras_resnet.cli import common as cli
 cli.quiet_tensorflow()
-from keras_resnet import distribute
+from keras_resnet.training import distribute
 distribute.configure_virtual_cpus(2)
 import keras, numpy as np, tensorflow as tf
-from experiments import cifar10
-from keras_resnet import train
+from keras_resnet.configs import cifar10
+from keras_resnet.training import train
 
 config = cifar10.get_config("resnet8")
 config.batch_size = 16
@@ -111,7 +111,7 @@ def test_multi_worker_mirrored_two_local_workers(tmp_path):
     cmd = [
         sys.executable,
         "-m",
-        "keras_resnet.main",
+        "keras_resnet.cli.train",
         "--config=experiments/cifar10.py:resnet8",
         f"--workdir={workdir}",
         "--config.dataset=synthetic",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_resnet import export as export_lib
+from keras_resnet.cli import export as export_cli
 from serving.testing import (
     LABELS,
     SIZE,
@@ -137,7 +137,7 @@ def test_cli_from_workdir_reads_mean_and_labels(tmp_path, capsys):
     (workdir / "config.json").write_text(json.dumps({"model": "resnet8", "scale": 0.01}))
     export_dir = tmp_path / "models" / "run"
     for expected_version in (1, 2):
-        assert export_lib.main([str(workdir), f"--export_dir={export_dir}"]) == 0
+        assert export_cli.main([str(workdir), f"--export_dir={export_dir}"]) == 0
         assert (export_dir / str(expected_version) / "saved_model.pb").exists()
     info = json.loads((export_dir / "2" / "assets.extra" / "export_info.json").read_text())
     assert info["labels"] == ["a", "b", "c"] and info["mean_shape"] == [SIZE, SIZE, 3]
@@ -149,7 +149,7 @@ def test_cli_from_workdir_reads_mean_and_labels(tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert export_lib.main([str(tmp_path / "missing"), f"--export_dir={tmp_path}/m"]) == 2
+    assert export_cli.main([str(tmp_path / "missing"), f"--export_dir={tmp_path}/m"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("export: error: No such workdir") and "\n" not in err
 

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet import bench_lib
-from keras_resnet import workdir as wd
-from keras_resnet.fused_bn import FusedBatchNormalization, standard_batchnorm
+from keras_resnet.bench import timing as bench_lib
+from keras_resnet.models.fused_bn import FusedBatchNormalization, standard_batchnorm
+from keras_resnet.training import workdir as wd
 
 
 def _pair(name="resnet20"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet import registry
+from keras_resnet.models import registry
 
 # ../shared/reference/paper.md: trainable parameters, ImageNet nets with option B and 1000
 # classes (same as torchvision), CIFAR nets with option A and 10 classes.
@@ -165,7 +165,7 @@ def test_weight_decay_is_coupled_l2():
 
 @pytest.mark.slow
 def test_readme_shows_the_models_table():
-    from keras_resnet.models import format_table, model_rows
+    from keras_resnet.models.table import format_table, model_rows
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert format_table(model_rows()) in readme

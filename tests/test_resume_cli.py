@@ -10,21 +10,14 @@ import time
 
 import pytest
 
+from tests.reliability_utils import main_cmd
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
 def _main_cmd(workdir, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "keras_resnet.main",
-        "--config=experiments/cifar10.py:resnet8",
-        f"--workdir={workdir}",
-        "--config.dataset=digits",
-        "--config.batch_size=32",
-        *extra,
-    ]
+    return main_cmd(workdir, "--config.batch_size=32", *extra)
 
 
 def _rows(workdir):
@@ -88,8 +81,13 @@ def test_cli_user_errors_are_one_line(tmp_path):
     def run(cmd):
         return subprocess.run(cmd, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
 
-    launch = [sys.executable, "-m", "keras_resnet.launch", f"--workdir={tmp_path}/x"]
+    launch = [sys.executable, "-m", "keras_resnet.cli.train", f"--workdir={tmp_path}/x"]
     _one_line_error(run([*launch, "--model=resnet7"]), "Unknown model 'resnet7'")
+    _one_line_error(
+        run([*launch, "--model=resnet8", "--config=experiments/cifar10.py:resnet8"]),
+        "give --model=resnet8 or --config=FILE, not both",
+    )
+    _one_line_error(run([*launch, "--model=resnet8", "--config.batch_sise=3"]), "batch_sise")
     _one_line_error(
         run(_main_cmd(tmp_path / "y", "--config.dataset=mnist")), "unknown dataset 'mnist'"
     )

@@ -3,9 +3,9 @@
 import keras
 import pytest
 
-from experiments import cifar10, imagenet
-from keras_resnet import callbacks as cb
-from keras_resnet import train
+from keras_resnet.configs import cifar10, imagenet
+from keras_resnet.training import callbacks as cb
+from keras_resnet.training import train
 
 
 def test_cifar_step_schedule_divides_at_32k_and_48k_of_64k():

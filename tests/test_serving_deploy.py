@@ -25,6 +25,7 @@ from serving.testing import (
     reference_probabilities,
     running_server,
     server_flags,
+    wait_for,
 )
 from tests.test_serving_grpc import predict_request
 
@@ -74,15 +75,6 @@ class Load:
                 self.failures.append(repr(e))
 
 
-def _wait_for(predicate, timeout=90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _states(server) -> dict:
     status, body = http("GET", f"http://127.0.0.1:{server.rest_port}/v1/models/tiny")
     assert status == 200, body
@@ -109,9 +101,9 @@ def test_versions_deployed_under_load_answer_only_when_fully_loaded(tmp_path):
         time.sleep(0.5)
         model2, _, path2 = export_tiny(base, seed=1)  # atomic: written aside, then renamed
         expected[2] = expected[3] = reference_probabilities(model2, pre, PIXELS)[0]
-        assert _wait_for(lambda: server.manager.available() == {"tiny": [2]})
+        assert wait_for(lambda: server.manager.available() == {"tiny": [2]}, timeout=90.0)
         _copy_slowly(path2, base / "3")  # not atomic: the server must not serve it half-copied
-        assert _wait_for(lambda: server.manager.available() == {"tiny": [3]})
+        assert wait_for(lambda: server.manager.available() == {"tiny": [3]}, timeout=90.0)
         time.sleep(0.5)
     assert not np.allclose(expected[1], expected[2], atol=1e-3)  # versions are distinguishable
     assert load.failures == []
@@ -147,7 +139,7 @@ def test_corrupt_version_is_reported_and_the_old_one_keeps_serving(tmp_path):
             attempts = server.manager._failed.get(("tiny", 2), (0,))[0]
             return attempts == 2 and _states(server)["2"][0] == "END"
 
-        assert _wait_for(gave_up)
+        assert wait_for(gave_up, timeout=90.0)
         time.sleep(0.5)  # still under load, still on version 1
         states = _states(server)
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")

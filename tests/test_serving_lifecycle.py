@@ -24,18 +24,10 @@ from serving.testing import (
     random_pixels,
     running_server,
     server_flags,
+    wait_for,
 )
 
 IMAGE = png(random_pixels(1)[0])
-
-
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_new_version_loads_under_load_without_failures(tmp_path):
@@ -70,7 +62,7 @@ def test_new_version_loads_under_load_without_failures(tmp_path):
         def state():
             return {s["version"]: s["state"] for s in http("GET", rest)[1]["model_version_status"]}
 
-        assert _wait_for(lambda: state() == {"2": "AVAILABLE", "1": "END"})
+        assert wait_for(lambda: state() == {"2": "AVAILABLE", "1": "END"})
         time.sleep(0.5)
         stop.set()
         for t in threads:
@@ -121,7 +113,7 @@ def test_version_policies(tmp_path):
         text = f'model_config_list {{ config {{ name: "tiny" base_path: "{base}" '
         text += 'version_labels { key: "stable" value: 3 } } }'
         (tmp_path / "models.config").write_text(text)
-        assert _wait_for(lambda: server.manager.available() == {"tiny": [3]})
+        assert wait_for(lambda: server.manager.available() == {"tiny": [3]})
         assert label_version("stable") == "3"
         assert label_version("canary") == {"error": "Unrecognized servable version label: canary"}
 
@@ -238,7 +230,7 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
     )
     try:
         url = f"http://127.0.0.1:{rest_port}/v1/models/tiny"
-        assert _wait_for(lambda: _up(url), timeout=120), "server did not start"
+        assert wait_for(lambda: _up(url), timeout=120), "server did not start"
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pending = pool.submit(http, "POST", f"{url}:predict", {"instances": [{"b64": _b64()}]})
             time.sleep(1.0)

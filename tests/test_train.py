@@ -7,10 +7,11 @@ import os
 import keras
 import pytest
 
-from experiments import cifar10
-from keras_resnet import callbacks as cb
-from keras_resnet import evaluate, train
-from keras_resnet.cli import UserError
+from keras_resnet.configs import base, cifar10
+from keras_resnet.errors import UserError
+from keras_resnet.evaluation import evaluate
+from keras_resnet.training import callbacks as cb
+from keras_resnet.training import train
 
 
 def tiny_config(**overrides):
@@ -118,7 +119,7 @@ def test_nan_loss_stops_with_clear_message(tmp_path):
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_mixed_precision_keeps_float32_logits_and_loss(precision):
     config = tiny_config(precision=precision)
-    keras.mixed_precision.set_dtype_policy(train.PRECISIONS[precision])
+    keras.mixed_precision.set_dtype_policy(base.DTYPE_POLICIES[precision])
     try:
         model = train.build_model(config, train.validate(config), 10, (32, 32, 3))
     finally:

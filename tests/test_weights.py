@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.weights import load_torchvision
+from keras_resnet.models.weights import load_torchvision
 
 torch = pytest.importorskip("torch")
-from keras_resnet import torch_reference  # noqa: E402
+from keras_resnet.models import torch_reference  # noqa: E402
 
 
 def _logits_match(name, source_kind, tmp_path, size=64):

@@ -11,7 +11,6 @@ from keras_resnet.data.sources import (
     SMALL,
     DatasetUnavailable,
     Source,
-    load_for_config,
     load_source,
 )
 
@@ -25,7 +24,6 @@ __all__ = [
     "Source",
     "build",
     "compute_mean",
-    "load_for_config",
     "load_source",
     "split",
 ]

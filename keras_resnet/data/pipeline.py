@@ -15,9 +15,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_resnet.cli import UserError
 from keras_resnet.data import preprocess
 from keras_resnet.data.sources import IMAGENET, SMALL, Source
+from keras_resnet.errors import UserError
+from keras_resnet.storage import atomic
 
 AUTOTUNE = tf.data.AUTOTUNE
 MEAN_FILE = "mean.npy"
@@ -48,7 +49,7 @@ def split(source: Source, val_split: int, scale: float):
     if not 0 <= val_split < n:
         raise UserError(
             f"val_split must be in [0, {n}) for {source.name} ({n} training images), got "
-            f"{val_split}; set --config.data.val_split (experiments.run: --set data.val_split=N)."
+            f"{val_split}; set --config.data.val_split=N."
         )
     if val_split:
         train, val = source.train.take(n - val_split), source.train.skip(n - val_split)
@@ -103,9 +104,8 @@ def load_or_compute_mean(train, eval_fn, max_examples, workdir, write: bool) -> 
         return np.load(path)
     mean = compute_mean(train, eval_fn, max_examples)
     if path and write:
-        from keras_resnet import workdir as wd  # atomic: a kill never leaves half a mean
-
-        wd.atomic_write(path, lambda tmp: np.save(tmp, mean), tmp=path + ".tmp.npy")
+        # Atomic: a kill never leaves half a mean.
+        atomic.atomic_write(path, lambda tmp: np.save(tmp, mean), tmp=path + ".tmp.npy")
     return mean
 
 

@@ -13,7 +13,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from keras_resnet.cli import UserError
+from keras_resnet.errors import UserError
 
 SMALL = "small"  # CIFAR-style: fixed small images, pad-and-crop augmentation (Section 4.2)
 IMAGENET = "imagenet"  # scale augmentation and 224 crops (Section 3.4)
@@ -214,18 +214,3 @@ def load_source(
     if key == "synthetic":
         return _synthetic(model_style, model_classes)
     raise UserError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
-
-
-def load_for_config(config) -> Source:
-    """The source of a training config: its dataset, preprocessed the way its model family
-    expects where the dataset leaves that open."""
-    from keras_resnet import registry
-
-    spec = registry.get_spec(config.model)
-    return load_source(
-        config.dataset,
-        model_style=IMAGENET if spec.family == registry.IMAGENET else SMALL,
-        model_classes=spec.default_num_classes,
-        data_dir=config.data.data_dir,
-        manual_dir=config.data.manual_dir,
-    )

@@ -20,7 +20,7 @@ import threading
 
 import keras
 
-from keras_resnet.cli import Interrupted
+from keras_resnet.errors import Interrupted
 
 NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
 

@@ -1,4 +1,4 @@
-"""Command-line plumbing shared by `main`, `launch` and `evaluate`.
+"""Command-line plumbing shared by the entry points in `keras_resnet.cli`.
 
 User mistakes (an unknown model, a dataset that cannot be had, a workdir holding another run)
 must end in one line on stderr and a non-zero exit, never a traceback: `run_cli` turns a
@@ -12,24 +12,7 @@ import os
 import signal
 import sys
 
-# Exit status for a user error, as argparse and absl flags use for bad command lines.
-USER_ERROR_EXIT = 2
-
-
-class UserError(Exception):
-    """An error in what the user asked for, reported as one line without a traceback."""
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM or Ctrl-C, handled (keras_resnet.interrupts): one line, exit 128 + signal.
-
-    A KeyboardInterrupt, not an Exception, so that no `except Exception` on the way swallows
-    it, as Python does for Ctrl-C itself."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
-
+from keras_resnet.errors import USER_ERROR_EXIT, Interrupted, UserError
 
 _real_stderr = None  # the real fd 2 while _stderr_silenced points it at /dev/null
 
@@ -54,7 +37,7 @@ def _stderr_silenced():
 
 def exit_on_signals() -> None:
     """SIGTERM and Ctrl-C end the process with one line and 128 + the signal until training
-    installs its own handlers (keras_resnet.interrupts), e.g. while TensorFlow is imported.
+    installs its own handlers (keras_resnet.training.interrupts), e.g. while TensorFlow is imported.
     Nothing is being trained then, and every file is written atomically: nothing to save."""
 
     def handle(signum, frame):
@@ -106,3 +89,36 @@ def run_cli(fn, *args, **kwargs):
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume.", file=sys.stderr)
         sys.exit(130)
+
+
+HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
+
+
+def run_absl(main, argv: list[str], doc: str) -> None:
+    """`absl.app.run(main, argv)` for a console script, with one-line errors for bad flags.
+
+    `--help` prints the entry module's docstring and every flag the module defined, and exits
+    0: absl's own help lists only flags defined in `__main__` (a console-script wrapper
+    defines none) and exits 1."""
+    from absl import app, flags
+
+    if any(a in HELP_FLAGS for a in argv[1:]):
+        print(doc.strip() + "\n\nflags:")
+        for module, defined in sorted(flags.FLAGS.flags_by_module_dict().items()):
+            if module.startswith(("keras_resnet", "ml_collections")) or module == argv[0]:
+                for flag in defined:
+                    print(f"  --{flag.name}: {flag.help} (default: {flag.default_as_str})")
+        sys.exit(0)
+
+    def parse(args):
+        try:
+            return flags.FLAGS(args)
+        except flags.Error as e:  # a bad flag or flag value: absl would print two lines
+            fail(f"{e}; see --help.")
+        except (AttributeError, KeyError) as e:  # config_flags, for an unknown --config.KEY
+            reason = e
+            while isinstance(reason, BaseException) and reason.args:
+                reason = reason.args[0]
+            fail(f"no such config field: {reason}; flags are --config.KEY=VALUE.")
+
+    app.run(main, argv=argv, flags_parser=parse)

@@ -1,6 +1,6 @@
 """Export a trained model as a TF Serving-ready, versioned SavedModel (plus a `.keras` for apps).
 
-    python -m keras_resnet.export SOURCE --export_dir=models/NAME [--version=N]
+    keras-resnet-export SOURCE --export_dir=models/NAME [--version=N]
         [--model_name=NAME] [--mean=FILE.npy|R,G,B] [--std=R,G,B] [--scale=1/255]
         [--labels=FILE] [--crop_fraction=F]
 
@@ -22,14 +22,12 @@ Signatures (names are fixed; see README "Serving"):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
-import sys
 
-from keras_resnet import export_assets
-from keras_resnet.export_preprocess import Preprocessing, from_workdir, load_labels, load_mean
+from keras_resnet.export import assets as export_assets
+from keras_resnet.export.preprocess import Preprocessing, from_workdir, load_labels, load_mean
 
 SERVING_DEFAULT = "serving_default"
 PREDICT_IMAGES = "predict_images"
@@ -46,7 +44,7 @@ def next_version(export_dir: str) -> int:
 def _serving_module(model, pre: Preprocessing):
     import tensorflow as tf
 
-    from keras_resnet.export_preprocess import build_graph_fns
+    from keras_resnet.export.preprocess import build_graph_fns
 
     decode, normalize = build_graph_fns(pre)
     labels = None if not pre.labels else tf.constant(pre.labels)
@@ -158,7 +156,7 @@ def load_source(source: str, args) -> tuple:
     model = keras.models.load_model(path, compile=False, safe_mode=True)
     # Flags override what the workdir recorded.
     if args.scale is not None:
-        fields["scale"] = _parse_scale(args.scale)
+        fields["scale"] = parse_scale(args.scale)
     if args.mean:
         fields["mean"] = load_mean(args.mean)
     if args.std:
@@ -180,47 +178,8 @@ def load_source(source: str, args) -> tuple:
     return model, pre
 
 
-def _parse_scale(text: str) -> float:
+def parse_scale(text: str) -> float:
     if "/" in text:
         num, den = text.split("/", 1)
         return float(num) / float(den)
     return float(text)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m keras_resnet.export", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("source", help="training workdir or .keras file")
-    parser.add_argument("--export_dir", required=True, help="base path, e.g. models/resnet20")
-    parser.add_argument("--version", type=int, default=None, help="default: next integer")
-    parser.add_argument("--model_name", default=None, help="default: basename of export_dir")
-    parser.add_argument("--scale", default=None, help="pixel scale, e.g. 1/255 (default)")
-    parser.add_argument("--mean", default=None, help=".npy (3,) or (H,W,3), or R,G,B")
-    parser.add_argument("--std", default=None, help="per-channel std, R,G,B or .npy")
-    parser.add_argument("--labels", default=None, help="file with one class name per line")
-    parser.add_argument("--image_size", type=int, default=None, help="for variable-size models")
-    parser.add_argument("--crop_fraction", type=float, default=None, help="centre crop; 1.0 = none")
-    args = parser.parse_args(argv)
-    try:
-        model, pre = load_source(args.source, args)
-        path = export_model(
-            model,
-            args.export_dir,
-            pre,
-            version=args.version,
-            model_name=args.model_name,
-            source=os.path.abspath(args.source),
-        )
-    except (OSError, ValueError) as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 2
-    print(f"Exported {args.source} -> {path}")
-    print(
-        f"Serve it:  python -m serving.server --model_config_file={os.path.dirname(path)}/models.config"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,15 +4,13 @@ Responses"). The paper finds ResNets' responses generally smaller than plain net
 for deeper ResNets: residual functions stay closer to zero than unreferenced ones.
 
 Library:  keras_resnet.analysis.layer_responses(model, images) -> [(layer_name, std), ...]
-CLI:      python -m keras_resnet.analysis WORKDIR [WORKDIR ...] --out=fig7.png [--num_images=500]
+CLI:      keras-resnet-analysis WORKDIR [WORKDIR ...] --out=fig7.png [--num_images=500]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 
 import keras
 import numpy as np
@@ -79,48 +77,15 @@ def plot_responses(curves: dict[str, list[tuple[str, float]]], path: str, title:
     plt.close(fig)
 
 
-def _test_images(workdir: str, num_images: int) -> np.ndarray:
+def test_images(workdir: str, num_images: int) -> np.ndarray:
     """The workdir's own test split, preprocessed exactly as in training's evaluation."""
     import ml_collections
 
-    from keras_resnet import data, registry
+    from keras_resnet import data
+    from keras_resnet.training import inputs
 
     with open(os.path.join(workdir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    spec = registry.get_spec(config.model)
-    style = data.IMAGENET if spec.family == registry.IMAGENET else data.SMALL
-    source = data.load_source(
-        config.dataset,
-        model_style=style,
-        model_classes=spec.default_num_classes,
-        data_dir=config.data.get("data_dir"),
-        manual_dir=config.data.get("manual_dir"),
-    )
-    ds = data.build(source, config, workdir=workdir, write_mean=False)
+    ds = data.build(inputs.source_for_config(config), config, workdir=workdir, write_mean=False)
     batches = [x.numpy() for x, _ in ds.test.unbatch().take(num_images).batch(256)]
     return np.concatenate(batches)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Figure 7: std of 3x3 layer responses.")
-    parser.add_argument("workdirs", nargs="+", help="training workdirs (model.keras, config.json)")
-    parser.add_argument("--out", default="layer_responses.png")
-    parser.add_argument("--num_images", type=int, default=500)
-    args = parser.parse_args(argv)
-    curves = {}
-    for workdir in args.workdirs:
-        path = os.path.join(workdir, "model.keras")
-        if not os.path.exists(path):
-            print(f"error: {path} not found; train into {workdir} first.", file=sys.stderr)
-            return 2
-        model = keras.models.load_model(path, safe_mode=True)
-        curves[model.name] = layer_responses(model, _test_images(workdir, args.num_images))
-        stds = [s for _, s in curves[model.name]]
-        print(f"{model.name}: {len(stds)} layers, mean std {np.mean(stds):.3f}")
-    plot_responses(curves, args.out)
-    print(f"wrote {args.out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,11 +27,19 @@ import os
 import re
 import sys
 
-from keras_resnet import workdir as wd
-from keras_resnet.cli import UserError
+import tensorflow as tf
+
+from keras_resnet.errors import UserError
+from keras_resnet.storage import atomic
 
 NAME = re.compile(r"ckpt-(\d{8})\.weights\.h5$")
 LEGACY = "latest.weights.h5"  # what the Keras BackupAndRestore layout left in older workdirs
+
+
+def optimizer_step(model) -> int:
+    """The optimizer's iteration count as an int, also for a MirroredVariable (whose Keras
+    wrapper refuses `int()` inside a strategy scope)."""
+    return int(tf.convert_to_tensor(model.optimizer.iterations).numpy())
 
 
 def _weights(directory: str, step: int) -> str:
@@ -75,11 +83,11 @@ class BackupStore:
         os.makedirs(self.directory, exist_ok=True)
         path = _weights(self.directory, step)
         tmp = path.replace(".weights.h5", ".tmp.weights.h5")  # Keras insists on the suffix
-        wd.atomic_write(path, model.save_weights, "backup", tmp=tmp)
+        atomic.atomic_write(path, model.save_weights, "backup", tmp=tmp)
         manifest = {"step": step, "bytes": os.path.getsize(path), "sha256": _sha256(path)}
         try:
-            wd.atomic_write_text(_manifest(path), json.dumps(manifest) + "\n")
-        except wd.DiskFull:
+            atomic.atomic_write_text(_manifest(path), json.dumps(manifest) + "\n")
+        except atomic.DiskFull:
             os.remove(path)  # uncommitted: without its manifest it would only be skipped
             raise
         self.last_good = (path, step)
@@ -107,8 +115,6 @@ class BackupStore:
         return int(manifest["step"])
 
     def _load(self, model, path: str, step: int | None) -> int:
-        from keras_resnet.callbacks import optimizer_step  # callbacks imports this module
-
         try:
             model.load_weights(path)
         except Exception as e:  # h5py raises OSError, Keras ValueError on a wrong layout

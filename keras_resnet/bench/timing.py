@@ -129,7 +129,7 @@ def torch_resnet50_throughput(
 
         net = tv_resnet50()
     except Exception:  # torchvision absent or broken beside this torch build
-        from keras_resnet.torch_reference import ARCHS, ResNet
+        from keras_resnet.models.torch_reference import ARCHS, ResNet
 
         net = ResNet(*ARCHS["resnet50"])
     torch.set_num_threads(threads)

@@ -12,6 +12,7 @@ corrupt; a full disk stops the run with one line naming the file and the last go
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import os
@@ -22,19 +23,25 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_resnet import callbacks as cb
-from keras_resnet import data, distribute, interrupts, recording, registry
-from keras_resnet import workdir as wd
-from keras_resnet.cli import UserError
-from keras_resnet.fused_bn import use_fused_batchnorm
-from keras_resnet.resnet import create_model
+from keras_resnet import data
+from keras_resnet.configs import base
+from keras_resnet.errors import UserError
+from keras_resnet.models import registry
+from keras_resnet.models.fused_bn import use_fused_batchnorm
+from keras_resnet.models.resnet import create_model
+from keras_resnet.storage import atomic
+from keras_resnet.training import backups, distribute, inputs, interrupts, recording
+from keras_resnet.training import callbacks as cb
+from keras_resnet.training import workdir as wd
 
-PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
-CHOICES = {
-    "lr_schedule": ("step", "plateau"),
-    "warmup": ("none", "until_error", "linear"),
-    "precision": tuple(PRECISIONS),
-}
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The values a run derives from its config and data, computed once (`plan`)."""
+
+    total_steps: int
+    epochs: int
+    base_lr: float  # learning_rate scaled to the global batch
 
 
 def validate(config) -> registry.ModelSpec:
@@ -43,7 +50,7 @@ def validate(config) -> registry.ModelSpec:
         spec = registry.get_spec(config.model)
     except ValueError as e:
         raise UserError(str(e)) from None
-    for key, allowed in CHOICES.items():
+    for key, allowed in base.CHOICES.items():
         if config[key] not in allowed:
             raise UserError(f"config.{key}={config[key]!r}; choose one of {', '.join(allowed)}.")
     if not 0 < config.scale <= 1:
@@ -64,6 +71,11 @@ def run_length(config, num_train_full: int, steps_per_epoch: int) -> tuple[int, 
     return total, math.ceil(total / steps_per_epoch)
 
 
+def plan(config, num_train_full: int, steps_per_epoch: int) -> Plan:
+    total_steps, epochs = run_length(config, num_train_full, steps_per_epoch)
+    return Plan(total_steps, epochs, base.base_learning_rate(config))
+
+
 def build_model(config, spec, num_classes, input_shape) -> keras.Model:
     """The ResNet, compiled with SGD + momentum; create under `strategy.scope()`."""
     model = create_model(
@@ -74,7 +86,7 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         variant=config.variant,
         weight_decay=config.weight_decay,  # coupled L2 (see experiments/base.py)
     )
-    if config.get("fused_batchnorm", False):
+    if config.fused_batchnorm:
         use_fused_batchnorm(model)
     optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
     if config.precision == "float16":
@@ -99,10 +111,9 @@ def _tensorboard(workdir: str) -> keras.callbacks.Callback:
     return keras.callbacks.TensorBoard(os.path.join(workdir, wd.TENSORBOARD), write_graph=False)
 
 
-def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs, total_steps):
+def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Plan):
     """Builds (or restores) the model, trains it and saves model.keras; returns the model,
     its test metrics and the training time."""
-    base_lr = config.learning_rate * config.batch_size / config.lr_reference_batch
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with strategy.scope():
         model = build_model(config, spec, ds.num_classes, ds.input_shape)
@@ -112,12 +123,14 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs,
         distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
     callbacks = [
         cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
-        cb.EpochClock(ds.steps_per_epoch, total_steps),
-        cb.LearningRate(config, base_lr, ds.steps_per_epoch, total_steps, own_dir, initial_epoch),
+        cb.EpochClock(ds.steps_per_epoch, run.total_steps),
+        cb.LearningRate(
+            config, run.base_lr, ds.steps_per_epoch, run.total_steps, own_dir, initial_epoch
+        ),
         recording.EpochRecorder(
             own_dir,
-            epochs=epochs,
-            total_steps=total_steps,
+            epochs=run.epochs,
+            total_steps=run.total_steps,
             global_batch=config.batch_size,
             initial_epoch=initial_epoch,
         ),
@@ -129,7 +142,7 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs,
     start = time.time()
     model.fit(
         ds.train,
-        epochs=epochs,
+        epochs=run.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=ds.steps_per_epoch,
         validation_data=ds.val,
@@ -153,44 +166,45 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
     own_dir = distribute.worker_workdir(workdir, strategy)
     config_dict = config.to_dict()
     if wd.check_config(own_dir, config_dict):
-        results = wd.read_json(os.path.join(own_dir, wd.RESULTS))
+        results = atomic.read_json(os.path.join(own_dir, wd.RESULTS))
         if results is not None:
             print(f"{own_dir} is already trained: {results}", flush=True)
             return results
     with interrupts.GracefulStop() as graceful:  # from the first write to the last
         try:
             return _run(config, spec, strategy, workdir, own_dir, graceful)
-        except wd.DiskFull as e:
-            raise wd.DiskFull(
+        except atomic.DiskFull as e:
+            raise atomic.DiskFull(
                 f"{e}; {graceful.describe_backup()}. Free some space and rerun the same "
                 "command to resume."
             ) from None
 
 
 def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
-    source = data.load_for_config(config)
+    source = inputs.source_for_config(config)
     wd.write_config(own_dir, config.to_dict())
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)
-    total_steps, epochs = run_length(
-        config, source.num_train - config.data.val_split, ds.steps_per_epoch
-    )
-    base_lr = config.learning_rate * config.batch_size / config.lr_reference_batch
+    run = plan(config, source.num_train - config.data.val_split, ds.steps_per_epoch)
     print(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
-        f"test images, {epochs} epoch(s) of {ds.steps_per_epoch} steps ({total_steps} steps), "
-        f"batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), lr {base_lr:g}",
+        f"test images, {run.epochs} epoch(s) of {ds.steps_per_epoch} steps ({run.total_steps} "
+        f"steps), batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), "
+        f"lr {run.base_lr:g}",
         flush=True,
     )
     backup = graceful.backup = cb.ResumableBackup(
-        os.path.join(own_dir, wd.BACKUP), config.backup_every_steps, ds.steps_per_epoch, total_steps
+        os.path.join(own_dir, wd.BACKUP),
+        config.backup_every_steps,
+        ds.steps_per_epoch,
+        run.total_steps,
     )
-    keras.mixed_precision.set_dtype_policy(PRECISIONS[config.precision])
+    keras.mixed_precision.set_dtype_policy(base.DTYPE_POLICIES[config.precision])
     try:
         model, test, train_time = _fit(
-            config, spec, strategy, ds, own_dir, workdir, backup, graceful, epochs, total_steps
+            config, spec, strategy, ds, own_dir, workdir, backup, graceful, run
         )
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
@@ -204,11 +218,11 @@ def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
         "test_loss": round(float(test["loss"]), 6),
         "test_images": ds.num_test,
         "epochs": len(rows),
-        "steps": cb.optimizer_step(model),
+        "steps": backups.optimizer_step(model),
         "images_per_sec": recording.median_images_per_sec(rows),
         "train_time_s": round(train_time, 1),
     }
-    wd.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results, fault="results")
+    atomic.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results, fault="results")
     # Only now is the backup no longer needed: a kill before this line resumes at the end.
     shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
     print(

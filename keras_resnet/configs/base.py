@@ -1,5 +1,6 @@
-"""Fields shared by every training config; `experiments/cifar10.py` and `experiments/imagenet.py`
-fill in the paper's recipes. `keras_resnet.train.train_and_evaluate` reads them.
+"""Fields shared by every training config, each defined once with its default; `cifar10.py` and
+`imagenet.py` beside this file fill in the paper's recipes, and
+`keras_resnet.training.train.train_and_evaluate` reads them.
 
 Lengths: `train_steps` counts SGD iterations, as Section 4.2 does; `num_epochs`, when set,
 replaces it (`make train EPOCHS=30`). Learning-rate boundaries are fractions of the run, so the
@@ -12,6 +13,19 @@ from __future__ import annotations
 
 import ml_collections
 from ml_collections import config_dict
+
+# Keys that take one of a fixed set of values: the only list of them, the default first.
+CHOICES = {
+    # "step": divide at lr_boundaries; "plateau": when the val error stalls (Section 3.4).
+    "lr_schedule": ("step", "plateau"),
+    # "until_error": 0.01 until the training error < warmup_error (Section 4.2, ResNet-110);
+    # "linear": ramp up over warmup_epochs (Goyal et al. 2017).
+    "warmup": ("none", "until_error", "linear"),
+    # "float16" adds dynamic loss scaling; bfloat16 has float32's range and needs none.
+    "precision": ("float32", "bfloat16", "float16"),
+}
+# The Keras dtype policy each precision trains under.
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -43,12 +57,12 @@ def base_config() -> ml_collections.ConfigDict:
     # would be decoupled decay (Loshchilov & Hutter), applied outside momentum: not the paper's.
     # BN's gamma/beta and the dense bias are not decayed: create_model regularizes kernels only.
     c.weight_decay = 1e-4
-    c.lr_schedule = "step"  # "step": divide at lr_boundaries; "plateau": when val error stalls
+    c.lr_schedule = CHOICES["lr_schedule"][0]
     c.lr_boundaries = (0.5, 0.75)  # fractions of the run's steps
     c.lr_decay = 0.1
     c.plateau_patience = 5  # epochs without a val top-1 gain of plateau_min_delta points
     c.plateau_min_delta = 0.1
-    c.warmup = "none"  # "none" | "until_error" (Section 4.2, ResNet-110) | "linear"
+    c.warmup = CHOICES["warmup"][0]
     c.warmup_lr = 0.01  # until_error: this rate until the running train error < warmup_error
     c.warmup_error = 80.0  # percent
     c.warmup_epochs = 5  # linear: ramp from 0 over this many epochs (Goyal et al. 2017)
@@ -57,7 +71,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.num_epochs = config_dict.placeholder(int)
     c.scale = 1.0
 
-    c.precision = "float32"  # "float32" | "bfloat16" | "float16" (with dynamic loss scaling)
+    c.precision = CHOICES["precision"][0]
     c.jit_compile = False  # XLA
     # BN on TensorFlow's fused kernel (keras_resnet/fused_bn.py): same math, 1.18x (float32)
     # to 1.63x (bf16) faster ResNet-50 steps on CPU; saved .keras files still hold standard Keras BN layers.
@@ -65,6 +79,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed = 0
     c.backup_every_steps = 200  # BackupAndRestore frequency, in steps
     return c
+
+
+def base_learning_rate(config) -> float:
+    """The learning rate at the config's batch: `learning_rate` is given at lr_reference_batch
+    and scales linearly with the global batch (Goyal et al. 2017; the paper's is at 256)."""
+    return config.learning_rate * config.batch_size / config.lr_reference_batch
 
 
 def with_model(config: ml_collections.ConfigDict, model: str | None) -> ml_collections.ConfigDict:

@@ -1,4 +1,4 @@
-"""`make bench` / `python -m keras_resnet.benchmark [--quick]`: throughput against the machine's
+"""`make bench` / `keras-resnet-bench [--quick]`: throughput against the machine's
 measured matmul peak and against peers (keras.applications, PyTorch), all in one run.
 
 Every figure in the report is measured by this process on this machine, and every comparison
@@ -11,12 +11,9 @@ Writes a Markdown table to stdout and to `bench/results-<host>.md`, and the raw 
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import socket
-import sys
 import time
 from pathlib import Path
 
@@ -72,8 +69,9 @@ def run(quick: bool, log=print) -> dict:
     import keras
 
     import keras_resnet
-    from keras_resnet import bench_lib as bl
-    from keras_resnet import bench_pipeline, bench_report
+    from keras_resnet.bench import pipeline as bench_pipeline
+    from keras_resnet.bench import report as bench_report
+    from keras_resnet.bench import timing as bl
 
     s = _settings(quick)
     timing = {k: s[k] for k in ("min_time", "warmup", "max_iters")}
@@ -169,29 +167,3 @@ def run(quick: bool, log=print) -> dict:
         )
     results["ratios"] = bench_report.ratios(results)
     return results
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer modes and iterations (< 3 min)")
-    parser.add_argument("--out_dir", default="bench", help="where results-<host>.{json,md} go")
-    args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from keras_resnet import bench_report
-
-    start = time.time()
-    results = run(args.quick, log=lambda m: print(m, file=sys.stderr, flush=True))
-    results["wall_s"] = round(time.time() - start, 1)
-    table = bench_report.markdown(results)
-    print(table)
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = f"results-{results['machine']['host']}{'-quick' if args.quick else ''}"
-    (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(table + "\n")
-    print(f"\nwrote {out / stem}.json and .md in {results['wall_s']:.0f} s", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

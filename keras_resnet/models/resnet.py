@@ -9,8 +9,8 @@ import sys
 
 import keras
 
-from keras_resnet import registry
-from keras_resnet.blocks import conv_bn, residual_block
+from keras_resnet.models import registry
+from keras_resnet.models.blocks import conv_bn, residual_block
 
 
 def _stem(x, family, regularizer):

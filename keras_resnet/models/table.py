@@ -1,13 +1,7 @@
-"""`python -m keras_resnet.models` (or `make models`): a table of every registered model.
-
-Usage: python -m keras_resnet.models
-"""
+"""The table of every registered model that `keras-resnet-models` (`make models`) prints and the
+README shows: depth, block, stage sizes, default shortcut, parameters and FLOPs."""
 
 from __future__ import annotations
-
-import argparse
-import os
-import sys
 
 
 def model_rows() -> list[dict]:
@@ -45,20 +39,3 @@ def format_table(rows: list[dict]) -> str:
             f"{r['shortcut']} | {r['params']:,} | {r['gflops']:.3f} |"
         )
     return "\n".join(lines)
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    print(
-        "Trainable parameters at the default class count; GFLOPs are multiply-adds x 10^9 at the "
-        "default input (224x224 ImageNet, 32x32 CIFAR), as in the paper's Table 1.\n",
-        file=sys.stderr,
-    )
-    print(format_table(model_rows()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

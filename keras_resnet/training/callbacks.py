@@ -12,17 +12,12 @@ import math
 import os
 
 import keras
-import tensorflow as tf
 
-from keras_resnet import backups, faults
-from keras_resnet import workdir as wd
-from keras_resnet.cli import UserError
-
-
-def optimizer_step(model) -> int:
-    """The optimizer's iteration count as an int, also for a MirroredVariable (whose Keras
-    wrapper refuses `int()` inside a strategy scope)."""
-    return int(tf.convert_to_tensor(model.optimizer.iterations).numpy())
+from keras_resnet.errors import UserError
+from keras_resnet.storage import atomic, faults
+from keras_resnet.training import backups
+from keras_resnet.training import workdir as wd
+from keras_resnet.training.backups import optimizer_step
 
 
 class TrainingDiverged(UserError):
@@ -178,7 +173,7 @@ class LearningRate(_StepCounter):
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        self.warmup_end = wd.read_json(self.state_path, {}).get("warmup_end_step")
+        self.warmup_end = atomic.read_json(self.state_path, {}).get("warmup_end_step")
         rows = wd.read_metrics(self.workdir)  # epochs completed before this (re)start:
         done = [r for r in rows if int(r["epoch"]) <= self.initial_epoch]
         self.val_errors = [float(r["val_top1_error"]) for r in done if r["val_top1_error"]]
@@ -207,7 +202,7 @@ class LearningRate(_StepCounter):
             error = 100.0 * (1.0 - float(logs.get("top1", 0.0)))
             if error < self.c.warmup_error:
                 self.warmup_end = self.step
-                wd.atomic_write_json(self.state_path, {"warmup_end_step": self.step})
+                atomic.atomic_write_json(self.state_path, {"warmup_end_step": self.step})
                 print(f"\nwarm-up done at step {self.step} (train error {error:.1f}%)", flush=True)
 
     def on_epoch_end(self, epoch, logs=None):

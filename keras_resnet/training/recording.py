@@ -13,8 +13,8 @@ import time
 
 import keras
 
-from keras_resnet import workdir as wd
-from keras_resnet.callbacks import optimizer_step
+from keras_resnet.training import workdir as wd
+from keras_resnet.training.backups import optimizer_step
 
 FIELDS = [
     "epoch",

@@ -1,6 +1,6 @@
 """Evaluates a trained workdir on its test split: top-1 and top-5 error, in percent.
 
-    python -m keras_resnet.evaluate --workdir=runs/resnet50 --mode=10crop
+    keras-resnet-eval --workdir=runs/resnet50 --mode=10crop
     make eval WORKDIR=runs/resnet50 ARGS=--mode=multiscale
 
 Modes (paper Section 3.4 and Table 4):
@@ -13,22 +13,23 @@ Modes (paper Section 3.4 and Table 4):
   scale in training, and Section 4.2 tests them on the single original view (center).
 """
 
-from keras_resnet import cli
+from __future__ import annotations
 
-cli.quiet_tensorflow()
+import os
 
-import os  # noqa: E402
+import keras
+import ml_collections
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app, flags  # noqa: E402
-
-from keras_resnet import data, registry  # noqa: E402
-from keras_resnet import workdir as wd  # noqa: E402
-from keras_resnet.data import preprocess  # noqa: E402
-from keras_resnet.resnet import create_model  # noqa: E402
+from keras_resnet import data
+from keras_resnet.data import preprocess
+from keras_resnet.errors import UserError
+from keras_resnet.models import registry
+from keras_resnet.models.resnet import create_model
+from keras_resnet.storage import atomic
+from keras_resnet.training import inputs
+from keras_resnet.training import workdir as wd
 
 MODES = ("center", "10crop", "multiscale")
 
@@ -39,8 +40,8 @@ def _load(workdir: str, checkpoint: str):
         workdir, wd.MODEL if checkpoint == "final" else f"checkpoints/{checkpoint}.keras"
     )
     if not os.path.exists(config_path) or not os.path.exists(path):
-        raise cli.UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
-    config = ml_collections.ConfigDict(wd.read_json(config_path))
+        raise UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
+    config = ml_collections.ConfigDict(atomic.read_json(config_path))
     return config, keras.models.load_model(path)
 
 
@@ -66,10 +67,10 @@ def _averaged_scores(model, views: tf.data.Dataset):
 def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> dict:
     """Returns {'top1_error', 'top5_error', ...} and writes eval_<mode>.json in the workdir."""
     if mode not in MODES:
-        raise cli.UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
+        raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
     config, model = _load(workdir, checkpoint)
     spec = registry.get_spec(config.model)
-    source = data.load_for_config(config)
+    source = inputs.source_for_config(config)
     ds = data.build(source, config, workdir=workdir, write_mean=False)
     batch = int(config.data.eval_batch_size or config.batch_size)
     if mode == "center":
@@ -121,27 +122,10 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
 
 def _finish(workdir, mode, errors, n) -> dict:
     result = {"mode": mode, "images": n, **errors}
-    wd.atomic_write_json(os.path.join(workdir, f"eval_{mode}.json"), result)
+    atomic.atomic_write_json(os.path.join(workdir, f"eval_{mode}.json"), result)
     print(
         f"{mode}: top-1 error {errors['top1_error']:.2f}%, top-5 error "
         f"{errors['top5_error']:.2f}% on {n} test images",
         flush=True,
     )
     return result
-
-
-_WORKDIR = flags.DEFINE_string("workdir", None, "A trained run's directory.")
-_MODE = flags.DEFINE_enum("mode", "center", list(MODES), "Test-time views.")
-_CHECKPOINT = flags.DEFINE_enum("checkpoint", "final", ["final", "best", "last"], "Which model.")
-
-
-def main(argv):
-    if len(argv) > 1:
-        cli.fail(f"unexpected arguments {argv[1:]}.")
-    if not _WORKDIR.value:
-        cli.fail("--workdir is required (make eval WORKDIR=runs/...).")
-    cli.run_cli(evaluate, _WORKDIR.value, _MODE.value, _CHECKPOINT.value)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -12,7 +12,7 @@ import os
 
 import tensorflow as tf
 
-from keras_resnet.cli import UserError
+from keras_resnet.errors import UserError
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 

@@ -1,0 +1,56 @@
+"""`keras-resnet-export` (`make export`): a workdir or `.keras` file as a TF Serving model.
+
+    keras-resnet-export SOURCE --export_dir=models/NAME [--version=N] [--model_name=NAME]
+        [--mean=FILE.npy|R,G,B] [--std=R,G,B] [--scale=1/255] [--labels=FILE]
+        [--crop_fraction=F]
+
+The layout written and the signatures are described in keras_resnet.export.savedmodel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from keras_resnet.cli import common
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="keras-resnet-export", description=__doc__.split("\n")[0])
+    parser.add_argument("source", help="training workdir or .keras file")
+    parser.add_argument("--export_dir", required=True, help="base path, e.g. models/resnet20")
+    parser.add_argument("--version", type=int, default=None, help="default: next integer")
+    parser.add_argument("--model_name", default=None, help="default: basename of export_dir")
+    parser.add_argument("--scale", default=None, help="pixel scale, e.g. 1/255 (default)")
+    parser.add_argument("--mean", default=None, help=".npy (3,) or (H,W,3), or R,G,B")
+    parser.add_argument("--std", default=None, help="per-channel std, R,G,B or .npy")
+    parser.add_argument("--labels", default=None, help="file with one class name per line")
+    parser.add_argument("--image_size", type=int, default=None, help="for variable-size models")
+    parser.add_argument("--crop_fraction", type=float, default=None, help="centre crop; 1.0 = none")
+    args = parser.parse_args(argv)
+    common.quiet_tensorflow()
+    from keras_resnet.export import savedmodel
+
+    try:
+        model, pre = savedmodel.load_source(args.source, args)
+        path = savedmodel.export_model(
+            model,
+            args.export_dir,
+            pre,
+            version=args.version,
+            model_name=args.model_name,
+            source=os.path.abspath(args.source),
+        )
+    except (OSError, ValueError) as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 2
+    print(f"Exported {args.source} -> {path}")
+    print(
+        f"Serve it:  keras-resnet-serve --model_config_file={os.path.dirname(path)}/models.config"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""The package's error types, in a module of their own so that any layer can raise them without
+importing the command-line plumbing that reports them (keras_resnet.cli.common.run_cli).
+
+A `UserError` is a mistake in what the user asked for (an unknown model, a dataset that cannot be
+had, a workdir holding another run): the CLIs print it as one line, without a traceback, and exit
+with `USER_ERROR_EXIT`. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+# Exit status for a user error, as argparse and absl flags use for bad command lines.
+USER_ERROR_EXIT = 2
+
+
+class UserError(Exception):
+    """An error in what the user asked for, reported as one line without a traceback."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C, handled (keras_resnet.training.interrupts): one line, exit 128 + signal.
+
+    A KeyboardInterrupt, not an Exception, so that no `except Exception` on the way swallows
+    it, as Python does for Ctrl-C itself."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

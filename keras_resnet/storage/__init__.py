@@ -1,0 +1,1 @@
+"""Crash-safe file writes (`atomic`) and the fault points the reliability tests use (`faults`)."""
