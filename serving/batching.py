@@ -38,7 +38,9 @@ class Batcher:
         self._runners: dict[tuple, object] = {}
         self._closed = False
         self._threads = [
-            threading.Thread(target=self._worker, name=f"batch-{i}", daemon=True)
+            threading.Thread(
+                target=self._worker, name=f"{params.thread_pool_name}-{i}", daemon=True
+            )
             for i in range(params.num_batch_threads)
         ]
         for t in self._threads:

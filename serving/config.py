@@ -1,8 +1,14 @@
-"""Server configuration in tensorflow_model_server's own formats.
+"""Server configuration in tensorflow_model_server's own formats, parsed as strictly as it does.
 
-- `--model_config_file`: a ModelServerConfig text proto (parsed with the official proto).
+- `--model_config_file`: a ModelServerConfig text proto (the official generated class).
 - `--model_name` / `--model_base_path`: one model, latest version policy.
 - `--batching_parameters_file`: a BatchingParameters text proto (`max_batch_size { value: 32 }`).
+- `--monitoring_config_file`: a MonitoringConfig text proto (`prometheus_config { enable: true }`).
+
+Every file is parsed as protobuf text format against its message definition (protos.py builds
+those the pip package lacks): a misspelt field, a value of the wrong type or out of range, or a
+field given twice stops start-up with one line naming the file, the line and the field, as
+tensorflow_model_server refuses them. Comments (`# ...`) are comments, never settings.
 """
 
 from __future__ import annotations
@@ -10,6 +16,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+
+from . import protos
+
+DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
+# Each batch thread is a Python thread here; a typo of a few extra digits must not start a
+# million of them.
+MAX_BATCH_THREADS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,23 +49,16 @@ class BatchingParameters:
     batch_timeout_micros: int = 0
     num_batch_threads: int = 1
     max_enqueued_batches: int = 100
+    thread_pool_name: str = "batch"
 
 
 def read_model_config_file(path: str) -> list[ModelConfig]:
     """Parses a ModelServerConfig text proto; raises ValueError with a one-line reason."""
-    from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ValueError(f"Cannot read --model_config_file {path}: {e.strerror}") from None
-    config = model_server_config_pb2.ModelServerConfig()
-    try:
-        text_format.Parse(text, config)
-    except text_format.ParseError as e:
-        raise ValueError(f"{path} is not a ModelServerConfig text proto: {e}") from None
+    config, _ = parse_text_proto(
+        path, model_server_config_pb2.ModelServerConfig(), "--model_config_file"
+    )
     if config.WhichOneof("config") != "model_config_list":
         raise ValueError(f"{path}: only model_config_list configs are supported.")
     models = []
@@ -77,31 +83,115 @@ def read_model_config_file(path: str) -> list[ModelConfig]:
     return models
 
 
-_FIELD = re.compile(r"(\w+)\s*(?::\s*(\w+)|\{\s*value\s*:\s*(\w+)\s*\})")
+def parse_text_proto(path: str, message, flag: str):
+    """(message, text) parsed from a text-proto file; ValueError with one line otherwise."""
+    from google.protobuf import text_format
 
-
-def read_batching_parameters(path: str | None) -> BatchingParameters:
-    """Reads the scalar fields of a BatchingParameters text proto; unknown fields are ignored
-    (TF Serving's padding and allowed_batch_sizes options have no effect here)."""
-    if not path:
-        return BatchingParameters()
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-    except OSError as e:
-        raise ValueError(f"Cannot read --batching_parameters_file {path}: {e.strerror}") from None
-    known = {f.name for f in dataclasses.fields(BatchingParameters)}
+    except (OSError, UnicodeDecodeError) as e:
+        reason = getattr(e, "strerror", None) or "not UTF-8 text"
+        raise ValueError(f"Cannot read {flag} {path}: {reason}") from None
+    try:
+        text_format.Parse(text, message)
+    except text_format.ParseError as e:
+        line = e.GetLine() or 1
+        reason = " ".join(_parse_reason(e, text, line).split())  # always one line
+        raise ValueError(f"{path}:{line}: {reason}") from None
+    return message, text
+
+
+def _parse_reason(error, text: str, line: int) -> str:
+    """The parser's reason, naming the field: "unknown field" reasons already do; value errors
+    only echo the line, so the field whose value failed is found left of the error column."""
+    reason = str(error)
+    reason = re.sub(r"^\d+:\d+ : (?:'.*': )?", "", reason, flags=re.S)
+    if '"' in reason and "field" in reason:
+        return reason
+    lines = text.splitlines()
+    before = lines[line - 1][: max(error.GetColumn() or 0, 0)] if line <= len(lines) else ""
+    found = re.findall(r"(\w+)\s*(?:\{\s*value\s*)?:", before)
+    return f'field "{found[-1]}": {reason}' if found else reason
+
+
+def _line_of(text: str, field: str) -> int:
+    """The line that sets `field` last (1-based), comments skipped; for value checks made
+    after parsing, which the parser cannot place."""
+    where = 1
+    for number, line in enumerate(text.splitlines(), 1):
+        comment = line.find("#")
+        if comment >= 0 and line.count('"', 0, comment) % 2 == 0:  # not a "#" inside a string
+            line = line[:comment]
+        if re.search(rf"\b{field}\b\s*[:{{]", line):
+            where = number
+    return where
+
+
+def read_batching_parameters(path: str | None) -> BatchingParameters:
+    """Reads a BatchingParameters text proto. TF Serving's padding and splitting options
+    (allowed_batch_sizes, pad_variable_length_inputs, enable_large_batch_splitting,
+    max_execution_batch_size) are accepted and checked but change nothing here: this server
+    batches only requests of the same shape and never pads."""
+    if not path:
+        return BatchingParameters()
+    proto, text = parse_text_proto(
+        path, protos.batching_parameters_class()(), "--batching_parameters_file"
+    )
+
+    def bad(field: str, why: str) -> ValueError:
+        return ValueError(f'{path}:{_line_of(text, field)}: field "{field}": {why}')
+
     values = {}
-    for key, plain, wrapped in _FIELD.findall(text):
-        if key in known:
-            try:
-                values[key] = int(wrapped or plain)
-            except ValueError:
-                raise ValueError(f"{path}: {key} must be an integer.") from None
+    for field, lowest in (
+        ("max_batch_size", 1),
+        ("batch_timeout_micros", 0),
+        ("num_batch_threads", 1),
+        ("max_enqueued_batches", 1),
+        ("max_execution_batch_size", 1),
+    ):
+        if proto.HasField(field):
+            value = getattr(proto, field).value
+            if value < lowest:
+                raise bad(field, f"must be >= {lowest}, got {value}")
+            values[field] = value
+    if values.get("num_batch_threads", 1) > MAX_BATCH_THREADS:
+        raise bad("num_batch_threads", f"must be <= {MAX_BATCH_THREADS}")
+    values.pop("max_execution_batch_size", None)
+    if proto.HasField("thread_pool_name") and proto.thread_pool_name.value:
+        values["thread_pool_name"] = proto.thread_pool_name.value
     params = BatchingParameters(**values)
-    if min(params.max_batch_size, params.num_batch_threads, params.max_enqueued_batches) < 1:
-        raise ValueError(f"{path}: batch sizes, threads and queue length must be >= 1.")
+    sizes = list(proto.allowed_batch_sizes)
+    if sizes and (sizes != sorted(set(sizes)) or sizes[0] < 1):
+        raise bad("allowed_batch_sizes", f"must be positive and increasing, got {sizes}")
+    if sizes and sizes[-1] != params.max_batch_size:
+        # TF Serving's own check (bundle_factory_util.cc), in its words.
+        raise bad(
+            "allowed_batch_sizes",
+            "Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
+            f"{sizes[-1]}; expected {params.max_batch_size}",
+        )
     return params
+
+
+def read_monitoring_config(path: str | None) -> str | None:
+    """The Prometheus path a MonitoringConfig text proto asks for, or None when it leaves
+    metrics off. Without a file metrics are on at the default path (unlike TF Serving)."""
+    if not path:
+        return DEFAULT_METRICS_PATH
+    proto, text = parse_text_proto(
+        path, protos.monitoring_config_class()(), "--monitoring_config_file"
+    )
+    prometheus = proto.prometheus_config
+    if not prometheus.enable:
+        return None
+    metrics_path = prometheus.path or DEFAULT_METRICS_PATH
+    if not metrics_path.startswith("/") or any(c in metrics_path for c in "{}?# "):
+        raise ValueError(
+            f'{path}:{_line_of(text, "path")}: field "path": must be a URL path starting '
+            f"with /, got {metrics_path!r}"
+        )
+    return metrics_path
 
 
 def models_from_flags(args) -> list[ModelConfig]:

@@ -1,8 +1,10 @@
 """gRPC front end: the official tensorflow-serving-api servicers, answered from our manager.
 
 PredictionService.Predict and GetModelMetadata, and ModelService.GetModelStatus, behave like
-TF Serving's; Classify, Regress, MultiInference and HandleReloadConfigRequest answer
-UNIMPLEMENTED (this server serves image classifiers through Predict only).
+TF Serving's, check for check and code for code (predict_util.cc, get_model_metadata_impl.cc,
+get_model_status_impl.cc; the table is tests/test_serving_error_codes.py); Classify, Regress,
+MultiInference and HandleReloadConfigRequest answer UNIMPLEMENTED (this server serves image
+classifiers through Predict only).
 
 Every RPC takes a --max_concurrent_requests slot (RESOURCE_EXHAUSTED when none is free).
 Predict honours the client's deadline (DEADLINE_EXCEEDED), and refuses input tensors that would
@@ -43,8 +45,16 @@ def spec_version(spec) -> tuple[int | None, str | None]:
     return None, None
 
 
+def require_spec(request) -> None:
+    """TF Serving's first check of every model RPC: an absent ModelSpec is INVALID_ARGUMENT,
+    not a lookup of the model named ""."""
+    if not request.HasField("model_spec"):
+        raise invalid("Missing ModelSpec")
+
+
 def decode_inputs(request, max_bytes: int) -> dict:
-    """The request's input tensors as numpy arrays; INVALID_ARGUMENT for any that do not decode.
+    """The request's input tensors as numpy arrays; INVALID_ARGUMENT for any that do not decode
+    ("tensor parsing error: ALIAS", as TF Serving words it, with the reason).
 
     make_ndarray pads a short value list to the full shape, so a few bytes on the wire can ask
     for terabytes: the decoded size is checked against `max_bytes` first.
@@ -58,9 +68,11 @@ def decode_inputs(request, max_bytes: int) -> dict:
             dtype = tf.dtypes.as_dtype(proto.dtype)
             item = 8 if dtype == tf.string else max(dtype.size, 1)
         except TypeError:
-            raise invalid(f"Input tensor {alias} has an unknown dtype: {proto.dtype}") from None
+            raise invalid(f"tensor parsing error: {alias} (unknown dtype {proto.dtype})") from None
         if any(d < 0 for d in dims) or len(dims) > MAX_RANK:
-            raise invalid(f"Input tensor {alias} has an invalid shape: {dims[: MAX_RANK + 1]}")
+            raise invalid(
+                f"tensor parsing error: {alias} (invalid shape {dims[: MAX_RANK + 1]})"
+            ) from None
         size = math.prod(dims) * item
         if max_bytes and size > max_bytes:
             raise ServingError(
@@ -71,7 +83,7 @@ def decode_inputs(request, max_bytes: int) -> dict:
         try:
             inputs[alias] = tf.make_ndarray(proto)
         except Exception as e:  # noqa: BLE001 - whatever fails here, the client sent it
-            raise invalid(f"Cannot parse input tensor {alias}: {type(e).__name__}: {e}") from None
+            raise invalid(f"tensor parsing error: {alias} ({type(e).__name__}: {e})") from None
     return inputs
 
 
@@ -87,16 +99,12 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
         spec = request.model_spec
         with self.metrics.track(spec.name, "predict", "GRPC"):
+            require_spec(request)
             servable = self.manager.get(spec.name, *spec_version(spec))
-            signature = servable.signature(spec.signature_name)
+            signature = servable.signature(spec.signature_name, grpc_predict=True)
+            servable.check_inputs(spec.signature_name, request.inputs)  # names before values
             inputs = decode_inputs(request, self.max_request_bytes)
-            wanted = list(request.output_filter) or list(signature.outputs)
-            for alias in wanted:
-                if alias not in signature.outputs:
-                    raise invalid(
-                        f"output tensor alias not found in signature: {alias} Outputs "
-                        f"expected to be in the set {{{','.join(sorted(signature.outputs))}}}."
-                    )
+            wanted = output_aliases(signature, list(request.output_filter))
             future = self.predictor.submit(servable, spec.signature_name, inputs)
             # time_remaining() is None without a client deadline: then wait as long as it takes.
             outputs = limits.wait(future, context.time_remaining())
@@ -111,6 +119,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def GetModelMetadata(self, request, context):  # noqa: N802
         spec = request.model_spec
         with self.metrics.track(spec.name, "metadata", "GRPC"):
+            require_spec(request)
             return model_metadata(self.manager, spec, list(request.metadata_field))
 
     def Classify(self, request, context):  # noqa: N802
@@ -121,6 +130,21 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def MultiInference(self, request, context):  # noqa: N802
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not served; use Predict.")
+
+
+def output_aliases(signature, output_filter: list[str]) -> list[str]:
+    """The outputs a Predict returns: the filter's (each known, none twice) or all of them."""
+    seen = set()  # a set: a request may repeat one alias a million times
+    for alias in output_filter:
+        if alias not in signature.outputs:
+            raise invalid(
+                f"output tensor alias not found in signature: {alias} Outputs "
+                f"expected to be in the set {{{','.join(sorted(signature.outputs))}}}."
+            )
+        if alias in seen:
+            raise invalid(f"duplicate output tensor alias: {alias}")
+        seen.add(alias)
+    return output_filter or list(signature.outputs)
 
 
 def model_metadata(manager, spec, fields: list[str]):
@@ -163,6 +187,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     def GetModelStatus(self, request, context):  # noqa: N802
         with self.metrics.track(request.model_spec.name, "status", "GRPC"):
+            require_spec(request)
             return model_status(self.manager, request.model_spec)
 
     def HandleReloadConfigRequest(self, request, context):  # noqa: N802

@@ -19,9 +19,19 @@ import sys
 from . import config as config_lib
 from .server import build_parser
 
-IMAGE = os.environ.get("TF_SERVING_IMAGE", "tensorflow/serving:2.18.0")
+# The TF Serving release built on the TensorFlow we export with (TF Serving versions follow
+# TensorFlow's): a SavedModel written by TensorFlow 2.21 needs a 2.21 server to be sure its ops
+# load. tests/test_serving_launch.py checks this against the installed TensorFlow.
+DEFAULT_IMAGE = "tensorflow/serving:2.21.0"
+IMAGE = os.environ.get("TF_SERVING_IMAGE", DEFAULT_IMAGE)
 # Flags only the embedded server knows; the real one would refuse them.
-EMBEDDED_ONLY = ("host", "max_request_bytes", "max_concurrent_requests", "shutdown_grace_seconds")
+EMBEDDED_ONLY = (
+    "host",
+    "max_request_bytes",
+    "max_concurrent_requests",
+    "shutdown_grace_seconds",
+    "verbosity",
+)
 
 
 def docker_answers(timeout: float = 5.0) -> bool:

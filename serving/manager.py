@@ -10,16 +10,19 @@ up, it is reported END with its error, and the versions already serving stay.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 
 from .config import ModelConfig
-from .servable import Servable, log
+from .servable import Servable
 from .status import invalid, not_found
 
 # ServableState names as GetModelStatus reports them.
 LOADING, AVAILABLE, UNLOADING, END = "LOADING", "AVAILABLE", "UNLOADING", "END"
+
+logger = logging.getLogger(__name__)
 
 
 class ModelManager:
@@ -46,6 +49,8 @@ class ModelManager:
         self._poll_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread = None
+        # Called with no arguments after every poll and reconfiguration (the health service).
+        self.listeners: list = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -67,7 +72,7 @@ class ModelManager:
             try:
                 self.poll_once()
             except Exception as e:  # noqa: BLE001 - a bad poll must not kill the poller
-                log(f"Version poll failed: {e}")
+                logger.exception("Version poll failed: %s", e)
 
     def reconfigure(self, models: list[ModelConfig]) -> None:
         """Applies a re-read model config file: new models load, removed ones unload, and
@@ -87,6 +92,8 @@ class ModelManager:
     def poll_once(self) -> None:
         with self._poll_lock:
             self._poll_models()
+        for listener in list(self.listeners):
+            listener()
 
     def _poll_models(self) -> None:
         for config in list(self.models.values()):
@@ -124,15 +131,22 @@ class ModelManager:
             attempts = self._failed.get((config.name, version), (0, 0.0))[0] + 1
             self._failed[(config.name, version)] = (attempts, time.monotonic())
             self._set_state(config.name, version, END, f"Failed to load {path}: {e}")
-            log(f"Failed to load servable version {{name: {config.name} version: {version}}}: {e}")
+            logger.error(
+                "Failed to load servable version {name: %s version: %d}: %s",
+                config.name,
+                version,
+                e,
+            )
             return
         self._failed.pop((config.name, version), None)
         with self._lock:
             self._serving[config.name] = {**self._serving[config.name], version: servable}
             self._states[config.name][version] = (AVAILABLE, "")
-        log(
-            f"Successfully loaded servable version {{name: {config.name} version: {version}}}"
-            + (f" ({warmed} warm-up requests)" if warmed else "")
+        logger.info(
+            "Successfully loaded servable version {name: %s version: %d}%s",
+            config.name,
+            version,
+            f" ({warmed} warm-up requests)" if warmed else "",
         )
 
     def _unload(self, name: str, version: int) -> None:
@@ -141,7 +155,7 @@ class ModelManager:
             # Copy-on-write: readers that took the old dict keep a consistent view.
             self._serving[name] = {v: s for v, s in self._serving[name].items() if v != version}
             self._states[name][version] = (END, "")
-        log(f"Unloaded servable version {{name: {name} version: {version}}}")
+        logger.info("Unloaded servable version {name: %s version: %d}", name, version)
 
     # -- queries -----------------------------------------------------------------------------
     def resolve_label(self, name: str, label: str) -> int:
@@ -183,6 +197,11 @@ class ModelManager:
     def available(self) -> dict[str, list[int]]:
         with self._lock:
             return {name: sorted(versions) for name, versions in self._serving.items()}
+
+    def ready(self) -> bool:
+        """Whether every configured model has a version AVAILABLE (what health reports)."""
+        with self._lock:
+            return bool(self.models) and all(self._serving.get(name) for name in self.models)
 
 
 def _versions_on_disk(base_path: str) -> list[int]:

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import re
-import traceback
 from urllib.parse import unquote
 
 import aiohttp
@@ -28,7 +27,6 @@ from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 from . import json_tensor
 from .grpc_service import model_metadata, model_status
 from .limits import DEADLINE_MESSAGE, Admission
-from .servable import log
 from .status import ServingError, invalid
 
 # [0-9], not \d: Python's \d also matches non-ASCII digits, which TF's RE2 pattern does not.
@@ -46,6 +44,7 @@ def _drop_client_protocol_errors(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("aiohttp.server").addFilter(_drop_client_protocol_errors)
+logger = logging.getLogger(__name__)
 
 
 async def _expect(request: web.Request) -> None:
@@ -121,7 +120,7 @@ class RestApi:
             return _error(e)
         except Exception as e:  # noqa: BLE001 - a bug must still answer JSON, not a traceback
             # Client mistakes are ServingErrors; anything else is a server fault worth a log.
-            log(f"Internal error on {request.method} {path}:\n{traceback.format_exc()}")
+            logger.exception("Internal error on %s %s", request.method, path)
             return _error(ServingError(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}"))
 
     @staticmethod

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import sys
 
+import grpc
 import numpy as np
 
 from .status import ServingError, from_tf_error, invalid
@@ -30,30 +30,46 @@ class Servable:
         # The SignatureDef protos as saved: what GetModelMetadata returns, tensor names and all.
         self.signature_defs = dict(proto.meta_graphs[0].signature_def)
 
-    def signature(self, signature_name: str):
-        """The SignatureDef for a name ("" means serving_default); INVALID_ARGUMENT if absent."""
+    def signature(self, signature_name: str, *, grpc_predict: bool = False):
+        """The SignatureDef for a name ("" means serving_default). When absent TF Serving answers
+        INVALID_ARGUMENT over REST (http_rest_api_handler.cc) but FAILED_PRECONDITION from
+        gRPC Predict (predict_util.cc), each in its own words."""
         name = signature_name or DEFAULT_SIGNATURE
         if name not in self.signature_defs or name not in self.functions:
+            if grpc_predict:
+                raise ServingError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f'Serving signature key "{name}" not found.',
+                )
             raise invalid(f'Serving signature name: "{name}" not found in signature def')
         return self.signature_defs[name]
 
     def input_infos(self, signature_name: str) -> dict:
         return dict(self.signature(signature_name).inputs)
 
-    def check_inputs(self, signature_name: str, inputs: dict) -> None:
-        """TF Serving's checks that the request names exactly the signature's inputs."""
-        expected = set(self.signature(signature_name).inputs)
-        for alias in inputs:
-            if alias not in expected:
-                raise invalid(
-                    f"input tensor alias not found in signature: {alias}. Inputs expected to be "
-                    f"in the set {{{','.join(sorted(expected))}}}."
-                )
-        missing = expected - set(inputs)
-        if missing:
+    def check_inputs(self, signature_name: str, inputs) -> None:
+        """TF Serving's checks that the request names exactly the signature's inputs, in its
+        order and words (predict_util.cc, then tensorflow/cc/saved_model/util.cc)."""
+        signature = self.signature(signature_name)
+        expected, given = set(signature.inputs), set(inputs)
+        defaults = set(getattr(signature, "defaults", ()))
+        if len(given) > len(expected) or (len(given) < len(expected) and not defaults):
             raise invalid(
-                f"Request inputs do not match required inputs for model `{self.name}`. "
-                f"Send extra: {{}}. Missing but required: {{{','.join(sorted(missing))}}}."
+                f"input size does not match signature: {len(given)}!={len(expected)} "
+                f"len({{{_join(given)}}}) != len({{{_join(expected)}}}). Sent extra: "
+                f"{{{_join(given - expected)}}}. Missing but required: "
+                f"{{{_join(expected - given)}}}."
+            )
+        for alias in sorted(expected - given - defaults):
+            raise invalid(
+                f"Signature input alias: {alias}(feed name: {signature.inputs[alias].name}) not "
+                f"found in request and no default value provided. Inputs expected to be in the "
+                f"request {{{_join(given)}}}, or default input alias set: {_join(defaults)}"
+            )
+        if given - expected:
+            raise invalid(
+                f"Inputs contains invalid name. Used request inputs: {_join(given & expected)}, "
+                f"request input: {_join(given)}"
             )
 
     def run(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -112,10 +128,10 @@ class Servable:
         return count
 
 
+def _join(names) -> str:
+    return ",".join(sorted(names))
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -10,8 +10,10 @@ otherwise; Prometheus metrics are on by default; --max_request_bytes bounds requ
 gRPC RESOURCE_EXHAUSTED). REST predicts time out after --rest_api_timeout_in_ms (504); gRPC
 honours the client's deadline (DEADLINE_EXCEEDED).
 New version directories are polled every --file_system_poll_wait_seconds, and the config file
-every --model_config_file_poll_wait_seconds when set. SIGTERM/SIGINT stop it gracefully: no new
-requests, in-flight ones finish, then exit 0.
+every --model_config_file_poll_wait_seconds when set. The standard grpc.health.v1.Health service
+answers SERVING once every model has a version available. SIGTERM/SIGINT stop it gracefully:
+health turns NOT_SERVING, in-flight requests finish (within --shutdown_grace_seconds), then the
+ports close and it exits 0. It logs through Python logging (--verbosity) to stderr.
 """
 
 from __future__ import annotations
@@ -19,25 +21,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
-import re
+import logging
 import signal
 import sys
 import threading
+import time
 
 import grpc
 from aiohttp import web
 
 from . import config as config_lib
+from . import logs
 from .batching import Batcher
-from .grpc_service import add_services
+from .health import Health
 from .limits import Admission
 from .manager import ModelManager
 from .metrics import Metrics
 from .predictor import Predictor
-from .rest import RestApi
-from .servable import log
 
-DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
+# Named by package, not __name__: run as `python -m serving.server` this module is __main__.
+logger = logging.getLogger(f"{__package__}.server")
 
 
 def _bool(text: str) -> bool:
@@ -95,20 +98,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=60_000_000,
         help="wait between load retries; a failed version is reported END with its error",
     )
-    flag("--shutdown_grace_seconds", type=float, default=30.0)
+    flag(
+        "--shutdown_grace_seconds",
+        type=float,
+        default=30.0,
+        help="on SIGTERM, how long in-flight requests may take to finish",
+    )
+    flag("--verbosity", choices=logs.LEVELS, default="info", help="least severe level logged")
     return p
-
-
-def _metrics_path(path: str) -> str | None:
-    """The Prometheus path from a MonitoringConfig text proto (default path without one)."""
-    if not path:
-        return DEFAULT_METRICS_PATH
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if not re.search(r"enable\s*:\s*true", text):
-        return None
-    found = re.search(r'path\s*:\s*"([^"]+)"', text)
-    return found.group(1) if found else DEFAULT_METRICS_PATH
 
 
 class ModelServer:
@@ -117,10 +114,12 @@ class ModelServer:
     def __init__(self, args):
         self.args = args
         models = config_lib.models_from_flags(args)
-        batching = None
+        # Every config file is checked before anything starts a thread.
+        params = None
         if args.enable_batching:
-            batching = Batcher(config_lib.read_batching_parameters(args.batching_parameters_file))
-        self.metrics_path = _metrics_path(args.monitoring_config_file)
+            params = config_lib.read_batching_parameters(args.batching_parameters_file)
+        self.metrics_path = config_lib.read_monitoring_config(args.monitoring_config_file)
+        batching = Batcher(params) if params else None
         self.manager = ModelManager(
             models,
             args.file_system_poll_wait_seconds,
@@ -134,10 +133,18 @@ class ModelServer:
         self._loop = None
         self._runner = None
         self._stopping = threading.Event()
+        self.health = None
         self.grpc_port = self.rest_port = None
 
     def start(self) -> None:
+        # The front ends import TensorFlow (through tensorflow-serving-api): only now, so that a
+        # bad flag or config file is answered by __init__ in one line, before TensorFlow's own
+        # start-up lines and seconds of import.
+        from .grpc_service import add_services
+
+        logs.log_devices()
         self.manager.start()
+        self.health = Health(self.manager)
         if self.args.model_config_file and self.args.model_config_file_poll_wait_seconds > 0:
             threading.Thread(target=self._watch_config, name="config-poller", daemon=True).start()
         limit = self.args.max_request_bytes
@@ -152,18 +159,21 @@ class ModelServer:
             maximum_concurrent_rpcs=self.args.max_concurrent_requests or None,
         )
         add_services(self._grpc, self.predictor, self.metrics, self.admission, limit)
+        self.health.add_to(self._grpc)
         self.grpc_port = self._grpc.add_insecure_port(f"{self.args.host}:{self.args.port}")
         if not self.grpc_port:
             raise OSError(f"Cannot bind gRPC to {self.args.host}:{self.args.port}")
         self._grpc.start()
-        log(f"Running gRPC ModelServer at {self.args.host}:{self.grpc_port} ...")
+        logger.info("Running gRPC ModelServer at %s:%d ...", self.args.host, self.grpc_port)
         if self.args.rest_api_port:
             self._loop = asyncio.new_event_loop()
             threading.Thread(target=self._loop.run_forever, name="rest", daemon=True).start()
             asyncio.run_coroutine_threadsafe(self._start_rest(), self._loop).result()
-            log(f"Exporting HTTP/REST API at:{self.args.host}:{self.rest_port} ...")
+            logger.info("Exporting HTTP/REST API at:%s:%d ...", self.args.host, self.rest_port)
 
     async def _start_rest(self) -> None:
+        from .rest import RestApi
+
         api = RestApi(
             self.predictor,
             self.metrics,
@@ -178,7 +188,8 @@ class ModelServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.args.host, self.args.rest_api_port)
         await site.start()
-        self.rest_port = site._server.sockets[0].getsockname()[1]
+        # The runner's public list of bound (host, port, ...) addresses: port 0 picks one.
+        self.rest_port = self._runner.addresses[0][1]
 
     def _watch_config(self) -> None:
         """Re-reads --model_config_file when it changes, as tensorflow_model_server does."""
@@ -191,27 +202,33 @@ class ModelServer:
                     text = f.read()
                 if text != last:
                     self.manager.reconfigure(config_lib.models_from_flags(self.args))
-                    log(f"Reloaded model config {path}")
+                    logger.info("Reloaded model config %s", path)
                 last = text
             except (OSError, ValueError) as e:
-                log(f"Keeping the current models: {e}")
+                logger.error("Keeping the current models: %s", e)
 
     def stop(self) -> None:
-        """Refuses new connections, lets in-flight requests finish, then releases everything."""
+        """Health turns NOT_SERVING while in-flight requests finish (the ports stay open so that
+        probes see it), then the ports close and everything is released."""
         self._stopping.set()
-        grace = self.args.shutdown_grace_seconds
-        stopped = self._grpc.stop(grace)
+        deadline = time.monotonic() + self.args.shutdown_grace_seconds
+        if self.health is not None:
+            self.health.drain()
+        while self.admission.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stopped = self._grpc.stop(max(deadline - time.monotonic(), 0))
         if self._loop is not None:
             asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result()
             self._loop.call_soon_threadsafe(self._loop.stop)
         stopped.wait()
         self.predictor.close()
         self.manager.stop()
-        log("Server stopped.")
+        logger.info("Server stopped.")
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    logs.configure(args.verbosity)
     try:
         server = ModelServer(args)
         server.start()
@@ -222,7 +239,7 @@ def main(argv=None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     done.wait()
-    log("Shutting down: finishing in-flight requests ...")
+    logger.info("Shutting down: finishing in-flight requests ...")
     server.stop()
     return 0
 

@@ -34,6 +34,7 @@ THOROUGH = settings(QUICK, max_examples=1000, derandomize=False)
 GRPC_CLIENT_CODES = {
     grpc.StatusCode.OK,
     grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,  # an unknown signature, as TF Serving's Predict says
     grpc.StatusCode.NOT_FOUND,
     grpc.StatusCode.UNIMPLEMENTED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,

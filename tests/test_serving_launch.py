@@ -1,5 +1,6 @@
 """`make serve` backend choice, the docker-compose file, and the client's command line."""
 
+import importlib.metadata
 import os
 import stat
 
@@ -66,7 +67,16 @@ def test_docker_compose_uses_the_exported_configs():
     flags = " ".join(service["command"])
     for name in ("models.config", "batching_parameters.txt", "monitoring.config"):
         assert f"${{EXPORT_DIR}}/{name}" in flags or f"directory}}/{name}" in flags
-    assert service["image"].endswith(launch.IMAGE.split(":")[-1] + "}")
+    assert service["image"] == "${TF_SERVING_IMAGE:-" + launch.DEFAULT_IMAGE + "}"
+
+
+def test_pinned_tf_serving_matches_the_tensorflow_we_export_with():
+    """TF Serving releases follow TensorFlow's versions: the image that serves our exports in
+    production must be the release of the TensorFlow (and serving API) that wrote them."""
+    repository, tag = launch.DEFAULT_IMAGE.split(":")
+    assert repository == "tensorflow/serving"
+    assert tag == importlib.metadata.version("tensorflow-serving-api")
+    assert tag.split(".")[:2] == importlib.metadata.version("tensorflow").split(".")[:2]
 
 
 def test_client_cli_rest_and_grpc(export_dir, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from serving import client
 from serving.batching import Batcher
@@ -223,7 +225,7 @@ def test_full_batch_queue_answers_503(tmp_path):
 def test_sigterm_finishes_in_flight_requests(tmp_path):
     # A 3 s batch timeout keeps a lone request in flight long enough to signal the server.
     flags = _batching_flags(tmp_path, 64, 3_000_000)
-    rest_port = int(flags[1].split("=")[1])
+    grpc_port, rest_port = (int(f.split("=")[1]) for f in flags[:2])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "serving.server", *flags], env=env, stderr=subprocess.PIPE, text=True
@@ -234,11 +236,32 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pending = pool.submit(http, "POST", f"{url}:predict", {"instances": [{"b64": _b64()}]})
             time.sleep(1.0)
-            proc.send_signal(signal.SIGTERM)
+            with client.grpc_channel(f"127.0.0.1:{grpc_port}") as channel:
+                health = health_pb2_grpc.HealthStub(channel).Check
+                assert health(health_pb2.HealthCheckRequest(), timeout=10).status == (
+                    health_pb2.HealthCheckResponse.SERVING
+                )
+                proc.send_signal(signal.SIGTERM)
+                # Draining: still answering, but out of rotation for load balancers and probes.
+                assert wait_for(
+                    lambda: (
+                        health(health_pb2.HealthCheckRequest(), timeout=10).status
+                        == health_pb2.HealthCheckResponse.NOT_SERVING
+                    ),
+                    timeout=10,
+                )
             status, body = pending.result(timeout=60)
         assert status == 200 and len(body["predictions"]) == 1
         assert proc.wait(timeout=60) == 0
-        assert "Server stopped." in proc.stderr.read()
+        # The server's own lines: timestamp, level and source (TensorFlow's start-up lines are
+        # TensorFlow's own format).
+        ours = [line for line in proc.stderr.read().splitlines() if " serving." in line]
+        assert all(
+            re.match(r"\d{4}-\d\d-\d\d [\d:.]+ (INFO|WARNING) serving\.\w+:\d+\] ", line)
+            for line in ours
+        ), ours
+        assert ours[-1].endswith("] Server stopped."), ours
+        assert any("Health: NOT_SERVING (draining)" in line for line in ours)
     finally:
         if proc.poll() is None:
             proc.kill()
