@@ -7,6 +7,7 @@ import csv
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -123,26 +124,28 @@ LONGER = dict(steps_per_epoch=44, total_steps=220, epochs=5)
 LONGER_FLAGS = ("--config.batch_size=32", "--config.num_epochs=5", "--config.backup_every_steps=5")
 
 
-def phase(stdout: str, epochs: int) -> str:
-    """Where a run was when it stopped, from what it had printed."""
-    if " on digits: " not in stdout:
+def phase(log: str, epochs: int) -> str:
+    """Where a run was when it stopped, from its log (stderr)."""
+    if " on digits: " not in log:
         return "start-up"
-    if f"epoch {epochs}/{epochs} " not in stdout:
+    # The last epoch's summary line (its progress lines carry no error rates).
+    if not re.search(rf"epoch {epochs}/{epochs} step \d+/\d+ \| loss \S+ \| top-1 err", log):
         return "training"
     return "final save and evaluation"
 
 
-def run_and_signal(cmd, rng, sig, errfile):
+def run_and_signal(cmd, rng, sig, outfile):
     """Starts `cmd` and sends `sig` at a random moment: one time in five during start-up,
-    otherwise 0-8 s after training begins (a whole run trains for about 10 s). Returns (returncode, stdout, stderr)."""
-    with open(errfile, "w+") as err:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=err)
+    otherwise 0-8 s after training begins (a whole run trains for about 10 s). Returns
+    (returncode, stdout, stderr); the log ("resuming at step N", progress) is stderr."""
+    with open(outfile, "w+") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.PIPE)
         lines = []
         if rng.random() < 0.2:
             wait = rng.uniform(0.5, 6.0)
         else:
             wait = rng.uniform(0.0, 8.0)
-            for raw in proc.stdout:  # until training is about to start (or the run ended)
+            for raw in proc.stderr:  # until training is about to start (or the run ended)
                 lines.append(raw.decode())
                 if " on digits: " in lines[-1]:
                     break
@@ -150,7 +153,7 @@ def run_and_signal(cmd, rng, sig, errfile):
             proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             proc.send_signal(sig)
-        lines.append(proc.stdout.read().decode())
+        lines.append(proc.stderr.read().decode())
         proc.wait()
-        err.seek(0)
-        return proc.returncode, "".join(lines), err.read()
+        out.seek(0)
+        return proc.returncode, out.read(), "".join(lines)

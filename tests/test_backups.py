@@ -87,7 +87,7 @@ def test_corrupt_newest_falls_back_to_previous(tmp_path, damage, reason):
         os.truncate(newest, 0)
     assert _restored_kernel_and_step(store) == (8.0, 8)
     assert len(lines) == 1 and "\n" not in lines[0]
-    assert lines[0].startswith("warning: backup ckpt-00000012.weights.h5 ")
+    assert lines[0].startswith("backup ckpt-00000012.weights.h5 ")
     assert lines[0].endswith("falling back to the previous one")
     assert re.search(reason, lines[0]), lines[0]
     # Set aside, so that the next saves rotate the good generation, not the corrupt one.
@@ -171,11 +171,14 @@ def test_corrupt_backup_on_resume_end_to_end(tmp_path):
         f.write(bytes([byte[0] ^ 0xFF]))
     out = u.run(u.main_cmd(workdir))
     assert out.returncode == 0, out.stderr[-3000:]
-    warning = [line for line in out.stderr.splitlines() if line.startswith("warning: backup")]
-    assert warning == [
-        "warning: backup ckpt-00000008.weights.h5 does not match its sha256 (corrupt); "
-        "falling back to the previous one"
-    ]
-    assert "resuming at step 6 " in out.stdout
+    # One warning in absl's format: level W, timestamp, thread, source, then the message.
+    warning = [line for line in out.stderr.splitlines() if "] backup ckpt-" in line]
+    assert len(warning) == 1, out.stderr[-3000:]
+    assert re.fullmatch(
+        r"W\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ backups\.py:\d+\] backup ckpt-00000008\.weights\.h5 "
+        r"does not match its sha256 \(corrupt\); falling back to the previous one",
+        warning[0],
+    ), warning[0]
+    assert "resuming at step 6 " in out.stderr
     u.check_continuous(workdir, **u.TINY)
     assert u.read_results(workdir)["steps"] == u.TINY["total_steps"]

@@ -82,7 +82,7 @@ def test_full_disk_stops_with_one_line_and_keeps_last_good_backup(tmp_path):
 
     # Space freed: the rerun resumes from step 4 and finishes, metrics continuous.
     assert _read(out, "rerun.rc").strip() == "0", _read(out, "rerun.err")[-3000:]
-    assert "resuming at step 4 " in _read(out, "rerun.out")
+    assert "resuming at step 4 " in _read(out, "rerun.err")
     final = str(out / "final")
     u.check_continuous(final, **u.TINY)
     u.check_intact(final)

@@ -29,7 +29,7 @@ def _finish(workdir, expect_resume_step=None):
     out = u.run(u.main_cmd(workdir))
     assert out.returncode == 0, out.stderr[-3000:]
     if expect_resume_step is not None:
-        assert f"resuming at step {expect_resume_step} " in out.stdout, out.stdout
+        assert f"resuming at step {expect_resume_step} " in out.stderr, out.stderr
     u.check_continuous(workdir, **u.TINY)
     u.check_intact(workdir)
     results = u.read_results(workdir)
@@ -89,8 +89,8 @@ def test_random_sigkills_until_done(tmp_path):
             out = u.run(cmd, f"{point}:{rng.randint(1, counts[point])}")
             rc, where = out.returncode, f"at {point}"
         else:
-            rc, stdout, _ = u.run_and_signal(cmd, rng, signal.SIGKILL, tmp_path / "err")
-            where = f"random moment, {u.phase(stdout, u.LONGER['epochs'])}"
+            rc, _, log = u.run_and_signal(cmd, rng, signal.SIGKILL, tmp_path / "out")
+            where = f"random moment, {u.phase(log, u.LONGER['epochs'])}"
         if rc == 0:
             break
         assert rc == KILLED, rc

@@ -1,5 +1,6 @@
-"""Fused BN (keras_resnet/fused_bn.py) computes what Keras' BatchNormalization computes, trains
-the same, and never reaches a saved file: `.keras` files hold standard Keras layers."""
+"""Fused BN (keras_resnet/models/fused_bn.py) computes what Keras' BatchNormalization computes,
+trains the same, and never reaches a saved file, whoever saves: `.keras` files hold standard
+Keras layers."""
 
 import json
 import subprocess
@@ -13,7 +14,7 @@ import tensorflow as tf
 
 import keras_resnet
 from keras_resnet.bench import timing as bench_lib
-from keras_resnet.models.fused_bn import FusedBatchNormalization, standard_batchnorm
+from keras_resnet.models.fused_bn import is_fused, use_standard_batchnorm
 from keras_resnet.training import workdir as wd
 
 
@@ -29,14 +30,30 @@ def _bn_layers(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 
-def test_every_bn_layer_is_switched_and_no_other():
+def test_every_bn_layer_is_switched_and_keeps_its_class():
     standard, fused = _pair()
-    kinds = {type(layer) for layer in _bn_layers(fused)}
-    assert kinds == {FusedBatchNormalization}
+    assert all(is_fused(layer) for layer in _bn_layers(fused))
+    assert not any(is_fused(layer) for layer in _bn_layers(standard))
     assert len(_bn_layers(fused)) == len(_bn_layers(standard)) == 19  # stem + 2 per block
-    assert [
-        type(a) for a in fused.layers if not isinstance(a, keras.layers.BatchNormalization)
-    ] == [type(b) for b in standard.layers if not isinstance(b, keras.layers.BatchNormalization)]
+    assert [type(a) for a in fused.layers] == [type(b) for b in standard.layers]
+    assert {type(layer) for layer in _bn_layers(fused)} == {keras.layers.BatchNormalization}
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_traced_graph_runs_the_fused_kernel(training):
+    """The switch reaches what `fit` and `predict` run: a traced function of the model."""
+
+    def ops(model):
+        fn = tf.function(lambda x: model(x, training=training))
+        graph = fn.get_concrete_function(tf.TensorSpec((2, 32, 32, 3))).graph.as_graph_def()
+        return {n.op for n in graph.node} | {
+            n.op for f in graph.library.function for n in f.node_def
+        }
+
+    standard, fused = _pair()
+    assert "FusedBatchNormV3" in ops(fused)
+    assert "FusedBatchNormV3" not in ops(standard)
+    assert "FusedBatchNormV3" not in ops(use_standard_batchnorm(fused))
 
 
 @pytest.mark.parametrize("training", [False, True])
@@ -85,32 +102,46 @@ def test_mixed_bfloat16_runs_fused_and_stays_close():
     assert np.abs(got - want).max() < 0.05 * (np.abs(want).max() + 1)
 
 
-def test_saved_file_holds_standard_layers_and_opens_without_this_package(tmp_path):
-    _, fused = _pair()
-    path = str(tmp_path / "model.keras")
-    wd.save_model_atomic(fused, path)
-    assert {type(layer) for layer in _bn_layers(fused)} == {FusedBatchNormalization}  # restored
+def _opens_without_this_package(path):
+    """Loads `path` in safe mode in a process that never imports keras_resnet; True when its
+    BN layers are exactly `keras.layers.BatchNormalization`."""
     with zipfile.ZipFile(path) as z:
         config = z.read("config.json").decode()
     assert "FusedBatchNormalization" not in config and "keras_resnet" not in config
     assert json.loads(config)["config"]["layers"]
     script = (
-        "import sys, keras, numpy as np\n"
+        "import sys, keras\n"
         f"m = keras.models.load_model({path!r}, safe_mode=True)\n"
         "assert 'keras_resnet' not in sys.modules\n"
-        "print(type(m.get_layer('stem_bn')).__name__)\n"
+        "bn = [l for l in m.layers if 'BatchNormalization' in type(l).__name__]\n"
+        "print(len(bn) == 19 and {type(l) for l in bn} == {keras.layers.BatchNormalization})\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "BatchNormalization"
+    return out.stdout.strip().splitlines()[-1] == "True"
 
 
-def test_standard_batchnorm_restores_fused_layers_after_an_error():
+def test_a_users_own_save_after_the_public_call_writes_standard_layers(tmp_path):
+    """Safe by construction: a plain `model.save()` (no helper of ours) after the public
+    `keras_resnet.use_fused_batchnorm`, and after training with it, writes only standard
+    layers; the fused layers keep computing fused afterwards."""
     _, fused = _pair()
-    with pytest.raises(OSError), standard_batchnorm(fused):
-        assert not any(isinstance(x, FusedBatchNormalization) for x in _bn_layers(fused))
-        raise OSError("disk full")
-    assert {type(layer) for layer in _bn_layers(fused)} == {FusedBatchNormalization}
+    fused.compile(optimizer="sgd", loss=keras.losses.MeanSquaredError())
+    fused.fit(np.zeros((2, 32, 32, 3)), np.zeros((2, 10)), epochs=1, verbose=0)
+    path = str(tmp_path / "model.keras")
+    fused.save(path)
+    assert _opens_without_this_package(path)
+    assert all(is_fused(layer) for layer in _bn_layers(fused))
+    loaded = keras.models.load_model(path)
+    x = np.random.default_rng(4).normal(size=(2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), fused.predict(x, verbose=0), atol=1e-4)
+
+
+def test_training_saves_open_without_this_package(tmp_path):
+    _, fused = _pair()
+    path = str(tmp_path / "model.keras")
+    wd.save_model_atomic(fused, path)
+    assert _opens_without_this_package(path)
 
 
 def test_benchmark_modes_really_build_their_dtype():

@@ -27,7 +27,7 @@ def _resume(workdir, step):
     out = u.run(u.main_cmd(workdir))
     assert out.returncode == 0, out.stderr[-3000:]
     if step:
-        assert f"resuming at step {step} " in out.stdout, out.stdout
+        assert f"resuming at step {step} " in out.stderr, out.stderr
     u.check_continuous(workdir, **u.TINY)
     u.check_intact(workdir)
     assert u.read_results(workdir)["steps"] == u.TINY["total_steps"]
@@ -56,7 +56,7 @@ def test_sigterm_then_ctrl_c_mid_epoch_save_backups_and_resume_there(tmp_path):
     workdir = str(tmp_path / "run")
     _sigterm_at_step_9(workdir)
     out = u.run(u.main_cmd(workdir), "step:2:int")
-    assert "resuming at step 9 " in out.stdout, out.stdout
+    assert "resuming at step 9 " in out.stderr, out.stderr
     line = _check_clean_stop(out.returncode, out.stderr, signal.SIGINT)
     assert STOPPED.match(line).groups() == ("Ctrl-C (SIGINT)", "11"), line
     assert sorted(u.committed_backups(workdir)) == [9, 11]
@@ -74,10 +74,10 @@ def test_signals_at_random_times(tmp_path, sig):
     cmd = u.main_cmd(workdir, *u.LONGER_FLAGS)
     stops, expect = [], None
     for _ in range(8):
-        rc, stdout, stderr = u.run_and_signal(cmd, rng, sig, tmp_path / "err")
-        resumed = re.search(r"resuming at step (\d+) ", stdout)
+        rc, _, stderr = u.run_and_signal(cmd, rng, sig, tmp_path / "out")
+        resumed = re.search(r"resuming at step (\d+) ", stderr)
         if resumed:  # the previous stop's step, exactly (absent if stopped before restoring)
-            assert int(resumed.group(1)) == expect, (stdout, expect)
+            assert int(resumed.group(1)) == expect, (stderr, expect)
         if rc == 0:
             break
         if rc == -sig and os.path.exists(os.path.join(workdir, "results.json")):
@@ -90,7 +90,7 @@ def test_signals_at_random_times(tmp_path, sig):
         saved = STOPPED.match(line)
         expect = int(saved.group(2)) if saved else max(u.committed_backups(workdir), default=0)
         assert expect == 0 or expect in u.committed_backups(workdir)
-        where = u.phase(stdout, u.LONGER["epochs"])
+        where = u.phase(stderr, u.LONGER["epochs"])
         stops.append(f"{where}: step {expect}" + ("" if saved else " (outside a step)"))
     print(f"seed {seed}; {len(stops)} stops by {signal.Signals(sig).name}: {stops}")
     assert len([s for s in stops if s != "after the run finished"]) >= 3, stops

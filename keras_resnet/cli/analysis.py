@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from keras_resnet.cli import common
+from keras_resnet.cli import common, startup
 
 
 def main(argv=None) -> int:
@@ -19,8 +19,15 @@ def main(argv=None) -> int:
     parser.add_argument("workdirs", nargs="+", help="training workdirs (model.keras, config.json)")
     parser.add_argument("--out", default="layer_responses.png")
     parser.add_argument("--num_images", type=int, default=500)
+    parser.add_argument(
+        "--reading",
+        choices=("pooled", "per_channel"),
+        default="pooled",
+        help="std over all elements, or per channel then averaged (keras_resnet.analysis)",
+    )
     args = parser.parse_args(argv)
     common.quiet_tensorflow()
+    startup.use_absl_logging(verbosity=0)
     import keras
     import numpy as np
 
@@ -33,7 +40,9 @@ def main(argv=None) -> int:
             print(f"error: {path} not found; train into {workdir} first.", file=sys.stderr)
             return 2
         model = keras.models.load_model(path, safe_mode=True)
-        curves[model.name] = layer_responses(model, test_images(workdir, args.num_images))
+        curves[model.name] = layer_responses(
+            model, test_images(workdir, args.num_images), reading=args.reading
+        )
         stds = [s for _, s in curves[model.name]]
         print(f"{model.name}: {len(stds)} layers, mean std {np.mean(stds):.3f}")
     plot_responses(curves, args.out)

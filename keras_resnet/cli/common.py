@@ -7,32 +7,12 @@ must end in one line on stderr and a non-zero exit, never a traceback: `run_cli`
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 
+from keras_resnet.cli import startup
 from keras_resnet.errors import USER_ERROR_EXIT, Interrupted, UserError
-
-_real_stderr = None  # the real fd 2 while _stderr_silenced points it at /dev/null
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Points file descriptor 2 at /dev/null: TF's C++ runtime logs there before absl is set up
-    (oneDNN notes, CUDA probing on GPU-less hosts), which `TF_CPP_MIN_LOG_LEVEL` cannot hide."""
-    global _real_stderr
-    sys.stderr.flush()
-    saved = _real_stderr = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
-        _real_stderr = None
 
 
 def exit_on_signals() -> None:
@@ -44,7 +24,8 @@ def exit_on_signals() -> None:
         name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C (SIGINT)"
         line = f"interrupted: {name} outside training; nothing to save; rerun the same command"
         sys.stderr.flush()
-        os.write(_real_stderr or 2, f"{line} to resume.\n".encode())  # even while silenced
+        # While TensorFlow loads, fd 2 is a capture: restore it (and what it held) first.
+        os.write(startup.end_capture(), f"{line} to resume.\n".encode())
         sys.exit(128 + signum)  # SystemExit: no traceback, even in the middle of an import
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -52,21 +33,9 @@ def exit_on_signals() -> None:
 
 
 def quiet_tensorflow() -> None:
-    """Imports TensorFlow and probes its devices with the C++ start-up chatter hidden.
-
-    Call it first thing in a CLI so that a one-line error stays one line. Probing physical
-    devices does not initialise the runtime, so `--virtual_cpus` can still split the CPU later.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with _stderr_silenced():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    import absl.logging
-
-    # absl's Python logger prints TFDS/TF deprecation notes as WARNINGs; errors still show.
-    absl.logging.set_verbosity(absl.logging.ERROR)
+    """Imports TensorFlow with only its known start-up noise filtered out (see
+    keras_resnet.cli.startup); call it first thing, before anything imports TensorFlow."""
+    startup.quiet_tensorflow()
 
 
 def fail(message: str) -> None:
@@ -97,17 +66,20 @@ HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
 def run_absl(main, argv: list[str], doc: str) -> None:
     """`absl.app.run(main, argv)` for a console script, with one-line errors for bad flags.
 
-    `--help` prints the entry module's docstring and every flag the module defined, and exits
-    0: absl's own help lists only flags defined in `__main__` (a console-script wrapper
-    defines none) and exits 1."""
+    `--help` prints the entry module's docstring, every flag the module defined and
+    `--verbosity`, and exits 0: absl's own help lists only flags defined in `__main__` (a
+    console-script wrapper defines none) and exits 1. Logs go through absl's handler, at the
+    level `--verbosity` sets (keras_resnet.cli.startup)."""
     from absl import app, flags
 
+    flags.FLAGS.set_default("verbosity", 0)  # info: progress lines show unless asked not to
     if any(a in HELP_FLAGS for a in argv[1:]):
         print(doc.strip() + "\n\nflags:")
         for module, defined in sorted(flags.FLAGS.flags_by_module_dict().items()):
             if module.startswith(("keras_resnet", "ml_collections")) or module == argv[0]:
                 for flag in defined:
                     print(f"  --{flag.name}: {flag.help} (default: {flag.default_as_str})")
+        print("  --verbosity: log level: -1 warnings only, 0 info, 1 debug (default: 0)")
         sys.exit(0)
 
     def parse(args):
@@ -121,4 +93,8 @@ def run_absl(main, argv: list[str], doc: str) -> None:
                 reason = reason.args[0]
             fail(f"no such config field: {reason}; flags are --config.KEY=VALUE.")
 
-    app.run(main, argv=argv, flags_parser=parse)
+    def logged_main(args):
+        startup.use_absl_logging()  # after parsing: --verbosity has its value
+        return main(args)
+
+    app.run(logged_main, argv=argv, flags_parser=parse)

@@ -3,7 +3,8 @@
     keras-resnet-eval --workdir=runs/resnet50 --mode=10crop [--checkpoint=final|best|last]
 
 Modes are described in keras_resnet.evaluation.evaluate (centre crop, the paper's 10-crop, and
-Table 4's fully-convolutional multi-scale testing). Nothing happens at import time.
+Table 4's fully-convolutional multi-scale testing). Nothing happens at import time. The log
+(devices, progress) goes to stderr at `--verbosity`; stdout gets the result line.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> None:
             common.fail(f"unexpected arguments {rest[1:]}.")
         if not workdir.value:
             common.fail("--workdir is required (make eval WORKDIR=runs/...).")
-        common.run_cli(evaluate.evaluate, workdir.value, mode.value, checkpoint.value)
+        result = common.run_cli(evaluate.evaluate, workdir.value, mode.value, checkpoint.value)
+        print(evaluate.result_line(result), flush=True)  # stdout: the result, and only it
 
     common.run_absl(run, list(sys.argv if argv is None else argv), __doc__)
 

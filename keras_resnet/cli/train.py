@@ -7,7 +7,8 @@
 `--model` picks the recipe shipped in keras_resnet/configs: imagenet.py for ResNet-18..152 and
 plain-18/34, cifar10.py for any 6n+2 depth. `--config` takes any config file instead. The work
 is `keras_resnet.training.train.train_and_evaluate(config, workdir)`; this module only parses
-flags, and does nothing at import time.
+flags, and does nothing at import time. The log (devices, progress, epochs) goes to stderr at
+`--verbosity` (-1 warnings only, 0 info, 1 debug); stdout gets the result line.
 """
 
 from __future__ import annotations
@@ -72,7 +73,10 @@ def _train(values):
         raise common.UserError("--workdir is required (WORKDIR= in make train).")
     distribute.configure_virtual_cpus(values["virtual_cpus"].value)
     strategy = distribute.get_strategy(values["strategy"].value, values["tpu"].value)
-    train.train_and_evaluate(values["config"].value, values["workdir"].value, strategy)
+    workdir = values["workdir"].value
+    results = train.train_and_evaluate(values["config"].value, workdir, strategy)
+    # The command's result, on stdout: everything else is logged on stderr.
+    print(train.result_line(results, distribute.worker_workdir(workdir, strategy)), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
