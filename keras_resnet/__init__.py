@@ -10,7 +10,8 @@ the command-line tools (keras_resnet.cli) can silence TensorFlow's start-up logg
 TensorFlow is first imported, keeping a user error to one line.
 
 The package's parts, one subpackage each (the README's Layout section has the whole tree):
-models (registry, blocks, weights import), data (input pipelines), configs (the paper's
+models (registry, blocks, weights import), data (input pipelines), imaging (resize, crop,
+normalisation and class names, shared by training, evaluation and export), configs (the paper's
 recipes), training, evaluation, export, bench, storage (crash-safe writes), cli (entry points).
 """
 
@@ -26,6 +27,10 @@ _EXPORTS = {
     "build_resnet": "keras_resnet.models.resnet",
     "create_model": "keras_resnet.models.resnet",
     "count_flops": "keras_resnet.models.flops",
+    "feature_pyramid": "keras_resnet.models.features",
+    "preprocess_input": "keras_resnet.imaging.normalization",
+    "decode_predictions": "keras_resnet.imaging.classes",
+    "imagenet_class_names": "keras_resnet.imaging.classes",
     "use_fused_batchnorm": "keras_resnet.models.fused_bn",
     "train_and_evaluate": "keras_resnet.training.train",
     "export_model": "keras_resnet.export.savedmodel",

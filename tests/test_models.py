@@ -1,6 +1,5 @@
 """The model zoo: every registered model builds and runs; counts match the paper exactly."""
 
-import re
 from pathlib import Path
 
 import keras
@@ -8,32 +7,13 @@ import numpy as np
 import pytest
 
 import keras_resnet
+from experiments import paper
 from keras_resnet.models import registry
 
-# ../shared/reference/paper.md: trainable parameters, ImageNet nets with option B and 1000
-# classes (same as torchvision), CIFAR nets with option A and 10 classes.
-PAPER_PARAMS = {
-    "resnet18": 11_689_512,
-    "resnet34": 21_797_672,
-    "resnet50": 25_557_032,
-    "resnet101": 44_549_160,
-    "resnet152": 60_192_808,
-    "resnet20": 269_722,
-    "resnet32": 464_154,
-    "resnet44": 658_586,
-    "resnet56": 853_018,
-    "resnet110": 1_727_962,
-    "resnet1202": 19_421_274,
-}
-# Paper Table 1: multiply-adds at 224x224, x10^9.
-PAPER_GFLOPS = {
-    "resnet18": 1.8,
-    "resnet34": 3.6,
-    "resnet50": 3.8,
-    "resnet101": 7.6,
-    "resnet152": 11.3,
-}
-PAPER_MD = Path(__file__).resolve().parents[2] / "shared" / "reference" / "paper.md"
+# experiments/paper.py: trainable parameters (ImageNet nets with option B and 1000 classes, the
+# same as torchvision's; CIFAR nets with option A and 10 classes) and Table 1's multiply-adds.
+PAPER_PARAMS = paper.PARAMS
+PAPER_GFLOPS = paper.GFLOPS
 
 SLOW_MODELS = {"resnet1202"}
 
@@ -61,24 +41,35 @@ def test_build_and_forward(name):
     if name in PAPER_PARAMS:
         assert _params(model) == PAPER_PARAMS[name]
     if name in PAPER_GFLOPS:
-        gflops = keras_resnet.count_flops(model) / 1e9
-        assert abs(gflops - PAPER_GFLOPS[name]) / PAPER_GFLOPS[name] < 0.03, gflops
+        gflops, expected = keras_resnet.count_flops(model) / 1e9, PAPER_GFLOPS[name]
+        assert abs(gflops - expected) / expected < paper.GFLOPS_TOLERANCE, gflops
 
 
-def test_reference_table_agrees_with_shared_paper_md():
-    if not PAPER_MD.exists():
-        pytest.skip(f"{PAPER_MD} not present")
-    text = PAPER_MD.read_text()
-    for name, count in PAPER_PARAMS.items():
-        assert re.search(rf"\|\s*{name}\s*\|\s*{count:,}\s*\|", text), name
-    for name, gflops in PAPER_GFLOPS.items():
-        assert re.search(rf"ResNet-{name[6:]}\s*\|\s*{gflops}×10⁹", text), name
+def test_zoo_has_the_papers_architectures():
+    """Table 1's stacks and Section 4.2's 6n+2 nets, as the registry builds them; every net the
+    paper counts or times is registered, so the zoo test above checks it."""
+    for name, (stages, block) in paper.IMAGENET_BLOCKS.items():
+        spec = keras_resnet.get_spec(name)
+        assert (spec.stage_sizes, spec.block, spec.residual) == (stages, block, True), name
+        assert spec.default_num_classes == paper.IMAGENET_CLASSES
+    for name, n in paper.CIFAR_DEPTHS.items():
+        spec = keras_resnet.get_spec(name)
+        assert spec.stage_sizes == (n, n, n) and spec.block == "basic", name
+        assert spec.depth == 6 * n + 2 == int(name[6:]) and spec.default_shortcut == "A"
+        assert spec.default_num_classes == paper.CIFAR_CLASSES
+        # Table 6 prints the same counts rounded to two or three significant figures.
+        assert round(paper.PARAMS[name] / 1e6, 2 if n < 18 else 1) == paper.TABLE6_PARAMS_M[name]
+    assert set(paper.GFLOPS) == set(paper.IMAGENET_BLOCKS) <= set(keras_resnet.list_models())
+    assert set(paper.PARAMS) <= set(keras_resnet.list_models())
+    for name in set(paper.TABLE6_ERROR) | set(paper.TABLE2_TOP1) | set(paper.FIGURE7_MODELS):
+        assert name in keras_resnet.list_models(), name
 
 
 def test_v15_resnet50_flops():
     # Moving the stride to the 3x3 conv makes stages 3-5's first 1x1 convs run at full size.
     gflops = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5")) / 1e9
-    assert abs(gflops - 4.1) / 4.1 < 0.03, gflops
+    expected = paper.GFLOPS_V15["resnet50"]
+    assert abs(gflops - expected) / expected < paper.GFLOPS_TOLERANCE, gflops
 
 
 def test_any_6n_plus_2_depth():

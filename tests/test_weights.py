@@ -29,10 +29,12 @@ def _logits_match(name, source_kind, tmp_path, size=64):
     model = keras_resnet.create_model(name, variant="v1.5", input_shape=(size, size, 3))
     load_torchvision(model, source)
 
-    x = np.random.default_rng(0).normal(size=(2, size, size, 3)).astype(np.float32)
+    # The converted model takes raw 0-255 pixels; torch takes torchvision's normalisation.
+    x = np.random.default_rng(0).uniform(0, 255, size=(2, size, size, 3)).astype(np.float32)
     keras_logits = model.predict(x, verbose=0)
     with torch.no_grad():
-        torch_logits = net(torch.from_numpy(x.transpose(0, 3, 1, 2))).numpy()  # NHWC -> NCHW
+        normalised = keras_resnet.preprocess_input(x, mode="torch").transpose(0, 3, 1, 2)
+        torch_logits = net(torch.from_numpy(normalised)).numpy()  # NHWC -> NCHW
     assert np.std(torch_logits) > 1e-3  # a non-degenerate reference
     np.testing.assert_allclose(keras_logits, torch_logits, atol=1e-4, rtol=1e-4)
 

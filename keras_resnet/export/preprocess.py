@@ -7,6 +7,12 @@ training workdir when there is one (its `config.json` and saved mean file), and 
 
 Normalisation is `(pixels * scale - mean) / std`, with `pixels` the raw 0-255 values as float32,
 `mean` either per channel (3,) or per pixel (H, W, 3) in the scaled units, and `std` per channel.
+A model with converted weights normalises its input itself (keras_resnet.models.normalization):
+it is exported with scale 1 and no mean, and takes the raw pixels.
+
+Resizing and cropping are keras_resnet.imaging.views, the functions training's evaluation uses
+(bilinear with antialiasing), with the workdir's own sizes (`data.eval_resize`,
+`data.image_size`): the served model sees the pixels `keras-resnet-eval` sees.
 """
 
 from __future__ import annotations
@@ -17,13 +23,17 @@ import os
 
 import numpy as np
 
+from keras_resnet.imaging.classes import CIFAR10_NAMES, imagenet_class_names
+
 # File names a training workdir may use; the first that exists wins.
 MEAN_FILES = ("mean.npy", "pixel_mean.npy", "mean_image.npy", "per_pixel_mean.npy")
 LABEL_FILES = ("labels.txt", "class_names.txt")
 # Class names of the datasets keras_resnet.data knows, by the `dataset` a config names.
+# Workdirs written before training recorded class_names.txt fall back on these.
 DATASET_LABELS = {
     "digits": [str(d) for d in range(10)],
-    "cifar10": "airplane automobile bird cat deer dog frog horse ship truck".split(),
+    "cifar10": list(CIFAR10_NAMES),
+    "imagenet2012": imagenet_class_names(),
 }
 
 
@@ -41,6 +51,17 @@ class Preprocessing:
     # models were trained on.
     crop_fraction: float = 1.0
     labels: list[str] | None = None
+    # Shorter side before the central crop, as the training config's `data.eval_resize`; None
+    # derives it from crop_fraction.
+    resize: int | None = None
+
+    def view(self):
+        """The resize-and-crop of one decoded image (a keras_resnet.imaging.views.View)."""
+        from keras_resnet.imaging import views  # imports TensorFlow: only when exporting
+
+        if self.resize is not None:
+            return views.View(self.height, self.width, self.resize)
+        return views.View.for_crop_fraction(self.height, self.width, self.crop_fraction)
 
     def describe(self) -> dict:
         """JSON-friendly summary, written next to the SavedModel for humans and tools."""
@@ -51,6 +72,7 @@ class Preprocessing:
             "mean_shape": None if self.mean is None else list(self.mean.shape),
             "std": None if self.std is None else self.std.tolist(),
             "crop_fraction": self.crop_fraction,
+            "resize": self.view().resize,
             "labels": self.labels,
         }
 
@@ -99,8 +121,11 @@ def from_workdir(workdir: str, config: dict) -> dict:
     keras_resnet.train scales pixels by 1/255 and subtracts the per-pixel training mean it saves
     as `mean.npy` (keras_resnet.data.preprocess), which are this module's defaults plus that
     file. Its config's `scale` is the run-length factor, not a pixel scale, so it is not read.
-    Labels come from `labels`/`class_names` in the config, a `labels.txt` in the workdir, or
-    the config's `dataset` when it is one with known class names (digits, cifar10).
+    Labels come from `labels`/`class_names` in the config, the `class_names.txt` training
+    writes (or a `labels.txt`), or the config's `dataset` when it is one with known class names
+    (digits, cifar10, imagenet2012). ImageNet-style data is viewed as `make eval` views it: the
+    shorter side resized to `data.eval_resize`, then the central crop; small (CIFAR-style) data
+    is resized whole.
     """
     fields: dict = {}
     if path := _first_existing(workdir, MEAN_FILES):
@@ -112,7 +137,27 @@ def from_workdir(workdir: str, config: dict) -> dict:
         fields["labels"] = load_labels(path)
     if "labels" not in fields and config.get("dataset") in DATASET_LABELS:
         fields["labels"] = list(DATASET_LABELS[config["dataset"]])
+    eval_resize = (config.get("data") or {}).get("eval_resize")
+    if eval_resize and _imagenet_style(config):
+        fields["resize"] = int(eval_resize)
     return fields
+
+
+def _imagenet_style(config: dict) -> bool:
+    """Whether training viewed the data ImageNet-style (keras_resnet.data.sources: fixed by a
+    TFDS dataset, else by the model family)."""
+    from keras_resnet.data import sources
+    from keras_resnet.models import registry
+
+    dataset = str(config.get("dataset") or "").lower()
+    if dataset in sources.TFDS_DATASETS:
+        return sources.TFDS_DATASETS[dataset][2] == sources.IMAGENET
+    if dataset == "digits" or "model" not in config:
+        return False
+    try:
+        return registry.get_spec(config["model"]).family == registry.IMAGENET
+    except ValueError:
+        return False
 
 
 def build_graph_fns(pre: Preprocessing):
@@ -130,22 +175,13 @@ def build_graph_fns(pre: Preprocessing):
             x = x / std
         return x
 
+    view = pre.view()
+
     def decode_one(data):
         # decode_image handles JPEG, PNG, GIF and BMP; expand_animations=False keeps the
         # result rank 3 so the resize below has a static rank.
         img = tf.io.decode_image(data, channels=3, expand_animations=False)
-        img = tf.cast(img, tf.float32)
-        if pre.crop_fraction < 1.0:
-            # Resize the shorter side to size / crop_fraction, then take the centre crop.
-            shape = tf.cast(tf.shape(img)[:2], tf.float32)
-            target = float(max(pre.height, pre.width)) / pre.crop_fraction
-            ratio = target / tf.reduce_min(shape)
-            new = tf.cast(tf.round(shape * ratio), tf.int32)
-            img = tf.image.resize(img, new, method="bilinear")
-            img = tf.image.resize_with_crop_or_pad(img, pre.height, pre.width)
-        else:
-            img = tf.image.resize(img, (pre.height, pre.width), method="bilinear")
-        return img
+        return view(tf.cast(img, tf.float32))
 
     def decode(image_bytes):
         return tf.map_fn(

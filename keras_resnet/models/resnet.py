@@ -9,8 +9,10 @@ import sys
 
 import keras
 
-from keras_resnet.models import registry
+from keras_resnet.models import normalization, pretrained, registry
 from keras_resnet.models.blocks import conv_bn, residual_block
+
+POOLINGS = (None, "avg", "max")
 
 
 def _stem(x, family, regularizer):
@@ -48,9 +50,21 @@ def build_resnet(
     variant: str | None = None,
     weight_decay: float = 0.0,
     include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation: str | None = None,
     name: str | None = None,
 ) -> keras.Model:
     """Returns the functional model for `spec`. See `create_model` for the arguments."""
+    if pooling not in POOLINGS or (include_top and pooling == "max"):
+        allowed = "None or 'avg' with include_top=True" if include_top else f"one of {POOLINGS}"
+        raise ValueError(f"pooling must be {allowed}, got {pooling!r}.")
+    if classifier_activation is not None:
+        if not include_top or not isinstance(classifier_activation, str):
+            raise ValueError(
+                "classifier_activation must be None or an activation name, and needs "
+                f"include_top=True; got {classifier_activation!r} with include_top={include_top}."
+            )
+        keras.activations.get(classifier_activation)  # ValueError naming an unknown one
     num_classes = spec.default_num_classes if num_classes is None else num_classes
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
@@ -85,7 +99,9 @@ def build_resnet(
         sys.setrecursionlimit(needed)
 
     inputs = keras.Input(shape=input_shape, name="images")
-    x = _stem(inputs, spec.family, regularizer)
+    # Identity unless converted weights set it (keras_resnet.models.normalization).
+    x = normalization.preprocess_layer()(inputs)
+    x = _stem(x, spec.family, regularizer)
     for (stage, width, first_stride), blocks in zip(_stage_layout(spec), spec.stage_sizes):
         for b in range(blocks):
             x = residual_block(
@@ -98,51 +114,90 @@ def build_resnet(
                 variant=variant,
                 regularizer=regularizer,
             )
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    # The paper's head (Table 1): global average pooling, then the classifier. Without the top,
+    # pooling=None keeps the last feature map, (N, H/32, W/32, C) for ImageNet nets, for
+    # detection and segmentation heads (keras.applications' convention).
+    if include_top or pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
     if include_top:
         # The classifier runs in float32 under a mixed-precision policy, so logits (and the loss
-        # computed from them) keep full precision.
+        # computed from them) keep full precision. Its kernel keeps Keras' Glorot-uniform and a
+        # zero bias, as keras.applications does: the paper's He init [13] is stated for the
+        # conv layers, and the reference implementations differ here too (torchvision and
+        # fb.resnet.torch: U(+-1/sqrt(fan_in)) weights).
         x = keras.layers.Dense(
             num_classes, kernel_regularizer=regularizer, dtype="float32", name="logits"
         )(x)
+        if classifier_activation is not None:
+            x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(
+                x
+            )
     return keras.Model(inputs, x, name=name or spec.name)
 
 
 def create_model(
     name: str,
-    *,
-    num_classes: int | None = None,
+    include_top: bool = True,
+    weights=None,
     input_shape=None,
+    pooling: str | None = None,
+    num_classes: int | None = None,
+    classifier_activation: str | None = None,
+    *,
     shortcut: str | None = None,
     variant: str | None = None,
     **overrides,
 ) -> keras.Model:
-    """Builds a registered ResNet by name (`keras_resnet.list_models()` lists them).
+    """Builds a registered ResNet by name (`keras_resnet.list_models()` lists them), with
+    keras.applications' arguments beside the paper's options.
 
     Args:
       name: e.g. "resnet50", "plain34", "resnet110", or any CIFAR depth 6n+2 ("resnet164").
-      num_classes: classifier width; 1000 for ImageNet nets, 10 for CIFAR nets by default.
+      include_top: the pooled classifier. False: the network up to its last stage, pooled by
+        `pooling`.
+      weights: None (random, the paper's init) or a local file to start from: torchvision's
+        `.pth` / `.safetensors` / `.npz` (builds variant "v1.5" unless told otherwise),
+        keras.applications' ResNet50/101/152 `.h5` / `.weights.h5` (the paper's Caffe models,
+        v1), this package's own `.weights.h5` or `.keras`, or a training workdir. Converted
+        weights bring their input normalisation: the model then takes raw 0-255 RGB pixels.
       input_shape: (H, W, C); (224, 224, 3) or (32, 32, 3) by default. Use (None, None, 3) for
         fully-convolutional multi-scale testing.
+      pooling: without the top, None returns the last feature map (N, H/32, W/32, C) for
+        ImageNet nets, "avg" / "max" pool it to (N, C).
+      num_classes: classifier width; 1000 for ImageNet nets, 10 for CIFAR nets by default.
+      classifier_activation: None (the default) outputs logits; "softmax" probabilities.
       shortcut: "A", "B" or "C" (paper Section 3.3). B for ImageNet nets, A for CIFAR nets.
       variant: "v1" (the paper: bottleneck stride on the first 1x1) or "v1.5" (torchvision).
-      **overrides: `weight_decay` (coupled L2, as in the paper), `include_top`, `name`.
+      **overrides: `weight_decay` (coupled L2, as in the paper), `name`.
 
     Returns:
-      An uncompiled `keras.Model` that outputs logits.
+      An uncompiled `keras.Model`.
     """
     spec = registry.get_spec(name)
-    unknown = set(overrides) - {"weight_decay", "include_top", "name"}
+    unknown = set(overrides) - {"weight_decay", "name"}
     if unknown:
         raise ValueError(
-            f"Unknown create_model argument(s) {sorted(unknown)}; valid overrides are "
-            "num_classes, input_shape, shortcut, variant, weight_decay, include_top, name."
+            f"Unknown create_model argument(s) {sorted(unknown)}; valid ones are include_top, "
+            "weights, input_shape, pooling, num_classes, classifier_activation, shortcut, "
+            "variant, weight_decay, name."
         )
-    return build_resnet(
-        spec,
+    source = pretrained.classify(weights)
+    if variant is None and source is not None and source.kind == pretrained.TORCHVISION:
+        variant = "v1.5"  # torchvision's layout
+
+    def build(**kwargs) -> keras.Model:
+        return build_resnet(
+            spec, input_shape=input_shape, shortcut=shortcut, variant=variant, **overrides, **kwargs
+        )
+
+    model = build(
         num_classes=num_classes,
-        input_shape=input_shape,
-        shortcut=shortcut,
-        variant=variant,
-        **overrides,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
     )
+    if source is not None:
+        pretrained.load(model, source, build)
+    return model

@@ -4,6 +4,13 @@ torchvision's ResNets are the v1.5 layout (bottleneck stride on the 3x3 conv) wi
 shortcuts, so `load_torchvision` fills a `create_model(name, variant="v1.5")` model. torch is
 needed only to read `.pth` files; a `.npz`, a `.safetensors` or an in-memory mapping works
 without it.
+
+torchvision's weights expect (pixels / 255 - mean) / std with ImageNet's per-channel statistics;
+the converted model records that as its input normalisation (keras_resnet.models.normalization)
+and takes raw 0-255 RGB pixels, so evaluation, export and serving need no flags.
+
+The paper's own (Caffe) weights, as keras.applications ships them, load with
+`load_keras_applications` (keras_resnet.models.keras_applications) into the v1 layout.
 """
 
 from __future__ import annotations
@@ -14,6 +21,11 @@ import re
 import keras
 import numpy as np
 
+from keras_resnet.imaging.normalization import channel_stats
+from keras_resnet.models import normalization
+from keras_resnet.models.keras_applications import load_keras_applications
+
+__all__ = ["load_keras_applications", "load_torchvision", "read_state_dict"]
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var")  # = Keras' gamma, beta, mean, var
 
 
@@ -136,6 +148,9 @@ def load_torchvision(model: keras.Model, source, *, strict: bool = True) -> kera
         `layer2.0.downsample.0.weight`, `fc.bias`, ...).
       strict: if True, keys that no layer used raise an error naming them.
 
+    The filled model takes raw 0-255 RGB pixels (it normalises them as torchvision's
+    transforms do): its logits on pixels x equal torch's on (x / 255 - mean) / std.
+
     Raises:
       KeyError / ValueError naming the missing, unused or mis-shaped key.
     """
@@ -144,7 +159,7 @@ def load_torchvision(model: keras.Model, source, *, strict: bool = True) -> kera
     used: set[str] = set()
     pending = []
     for layer in model.layers:
-        if not layer.weights:
+        if not layer.weights or layer.name == normalization.LAYER:
             continue
         prefix = _torch_prefix(layer.name)
         if prefix is None:
@@ -162,6 +177,7 @@ def load_torchvision(model: keras.Model, source, *, strict: bool = True) -> kera
             f"{' ...' if len(unused) > 5 else ''} (wrong depth, or a variant='v1' model?)."
         )
     # Assign only after every key checked out, so a failed load leaves the model untouched.
+    normalization.set_input_normalization(model, *channel_stats("torch"))
     for layer, arrays in pending:
         layer.set_weights(arrays)
     return model
