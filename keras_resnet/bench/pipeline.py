@@ -20,8 +20,10 @@ import numpy as np
 import tensorflow as tf
 
 
-def _config(experiment: str, batch: int):
-    config = importlib.import_module(f"experiments.{experiment}").get_config()
+def _config(recipe: str, batch: int):
+    # The recipes ship in the package (keras_resnet.configs); the repository's experiments/
+    # folder is not importable from an installed console script.
+    config = importlib.import_module(f"keras_resnet.configs.{recipe}").get_config()
     config.batch_size = batch
     config.data.shuffle_buffer = 1_000
     config.data.mean_examples = 500

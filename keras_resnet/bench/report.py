@@ -1,58 +1,112 @@
 """Turns `benchmark.run()` results into the ratios the targets are stated in, and a Markdown
-report. Pure functions over the results dict: no measuring here."""
+report. Pure functions over the results dict: no measuring here.
+
+Every ratio compares two rows of the same run. A "best mode" is the fastest of at least float32
+and bf16, both measured (BEST_OF): where a side ran fewer modes (`--quick`), a best-vs-best
+target is skipped with the reason, never computed from whatever modes happened to run.
+"""
 
 from __future__ import annotations
 
+BEST_OF = ("float32", "bf16")
+SERVED = "resnet50_v1.5"  # the exported model and its peers (keras_resnet.bench.served)
+SERVED_BATCHES = (32, 1)
 
-def _rate(results, impl, model, task, mode=None):
-    rows = [
+
+def _rows(results, impl, model, task, mode=None, batch=None):
+    return [
         r
         for r in results["rows"]
         if r["impl"] == impl and r["model"] == model and r["task"] == task
-        and (mode is None or r["mode"] == mode)
+        and (mode is None or r["mode"] == mode) and (batch is None or r.get("batch") == batch)
     ]  # fmt: skip
+
+
+def _rate(results, impl, model, task, mode=None, batch=None):
+    rows = _rows(results, impl, model, task, mode, batch)
     return max(rows, key=lambda r: r["images_per_s"]) if rows else None
 
 
+def _best(results, impl, model, task, batch=None):
+    """The fastest row, or None unless every mode in BEST_OF was measured."""
+    rows = _rows(results, impl, model, task, batch=batch)
+    if not set(BEST_OF) <= {r["mode"] for r in rows}:
+        return None
+    return max(rows, key=lambda r: r["images_per_s"])
+
+
+def _missing(results, impl, model, task, modes, batch=None) -> list[str]:
+    have = {r["mode"] for r in _rows(results, impl, model, task, batch=batch)}
+    return [f"{impl} {task} {m}" for m in modes if m not in have]
+
+
+def _ratio(out, key, a, b, why=()):
+    """out[key] = a / b (images/s), or out["skipped"][key] = why when a side was not run."""
+    if a and b:
+        out[key] = round(a["images_per_s"] / b["images_per_s"], 2)
+    else:
+        out.setdefault("skipped", {})[key] = "not run: " + (", ".join(why) or "a side")
+
+
+def _served_ratios(results, out):
+    for b in SERVED_BATCHES:
+        ours = {
+            m: _rate(results, "keras_resnet_savedmodel", SERVED, "infer", m, b) for m in BEST_OF
+        }
+        ort = _rate(results, "onnxruntime", SERVED, "infer", "float32", b)
+        ov = _best(results, "openvino", SERVED, "infer", b)
+        prefix = f"{SERVED}_b{b}_savedmodel"
+        for mode in BEST_OF:
+            why = _missing(results, "keras_resnet_savedmodel", SERVED, "infer", [mode], b)
+            why += _missing(results, "onnxruntime", SERVED, "infer", ["float32"], b)
+            _ratio(out, f"{prefix}_{mode}_vs_onnxruntime_float32", ours[mode], ort, why)
+            in_process = _rate(results, "keras_resnet", SERVED, "infer", mode, b)
+            if ours[mode] and in_process:  # what folding and the serving graph change
+                _ratio(out, f"{prefix}_{mode}_vs_in_process_{mode}", ours[mode], in_process)
+        why = _missing(results, "keras_resnet_savedmodel", SERVED, "infer", ["bf16"], b)
+        why += _missing(results, "openvino", SERVED, "infer", BEST_OF, b)
+        _ratio(out, f"{prefix}_bf16_vs_openvino_best", ours["bf16"], ov, why)
+        if ov:
+            out[f"{prefix}_bf16_vs_openvino_best_modes"] = f"bf16 vs openvino {ov['mode']}"
+
+
 def ratios(results: dict) -> dict:
-    """The benchmark targets, each as a measured ratio (None where a side was not measured)."""
-    out = {}
+    """The benchmark targets, each as a measured ratio; out["skipped"] says why one is absent."""
+    out: dict = {}
     for task in ("infer", "train"):
         ours_f32 = _rate(results, "keras_resnet", "resnet50", task, "float32")
-        ours_best = _rate(results, "keras_resnet", "resnet50", task)
         apps = _rate(results, "keras.applications", "resnet50", task, "float32")
-        torch_best = _rate(results, "pytorch", "resnet50", task)
-        if ours_f32 and apps:
-            out[f"resnet50_{task}_vs_keras_applications_float32"] = round(
-                ours_f32["images_per_s"] / apps["images_per_s"], 2
-            )
+        why = _missing(results, "keras_resnet", "resnet50", task, ["float32"])
+        why += _missing(results, "keras.applications", "resnet50", task, ["float32"])
+        _ratio(out, f"resnet50_{task}_vs_keras_applications_float32", ours_f32, apps, why)
+        ours_best = _best(results, "keras_resnet", "resnet50", task)
+        torch_best = _best(results, "pytorch", "resnet50", task)
+        why = _missing(results, "keras_resnet", "resnet50", task, BEST_OF)
+        why += _missing(results, "pytorch", "resnet50", task, BEST_OF)
+        _ratio(out, f"resnet50_{task}_best_vs_pytorch_best", ours_best, torch_best, why)
         if ours_best and torch_best:
-            out[f"resnet50_{task}_best_vs_pytorch_best"] = round(
-                ours_best["images_per_s"] / torch_best["images_per_s"], 2
-            )
             out[f"resnet50_{task}_modes_compared"] = f"{ours_best['mode']} vs {torch_best['mode']}"
+        for mode in BEST_OF:  # like with like, whatever else ran
+            ours = _rate(results, "keras_resnet", "resnet50", task, mode)
+            torch = _rate(results, "pytorch", "resnet50", task, mode)
+            if ours and torch:
+                _ratio(out, f"resnet50_{task}_{mode}_vs_pytorch_{mode}", ours, torch)
     f32 = _rate(results, "keras_resnet", "resnet50", "infer", "float32")
     if f32:
         out["resnet50_infer_float32_pct_of_peak"] = f32["pct_of_peak"]
-        fast = [
-            r for r in results["rows"]
-            if r["impl"] == "keras_resnet" and r["model"] == "resnet50" and r["task"] == "infer"
-            and r["mode"] != "float32"
-        ]  # fmt: skip
+        fast = [r for r in _rows(results, "keras_resnet", "resnet50", "infer")
+                if r["mode"] != "float32"]  # fmt: skip
         if fast:
             best = max(fast, key=lambda r: r["images_per_s"])
-            out["resnet50_infer_fastest_mode_vs_float32"] = round(
-                best["images_per_s"] / f32["images_per_s"], 2
-            )
+            _ratio(out, "resnet50_infer_fastest_mode_vs_float32", best, f32)
             out["resnet50_infer_fastest_mode"] = best["mode"]
     for task in ("infer", "train"):  # what TF's fused BN kernel buys (keras_resnet.fused_bn)
-        for mode in ("float32", "bf16"):
+        for mode in BEST_OF:
             fused = _rate(results, "keras_resnet", "resnet50", task, mode)
             plain = _rate(results, "keras_resnet_standard_bn", "resnet50", task, mode)
             if fused and plain:
-                out[f"resnet50_{task}_{mode}_fused_bn_vs_standard_bn"] = round(
-                    fused["images_per_s"] / plain["images_per_s"], 2
-                )
+                _ratio(out, f"resnet50_{task}_{mode}_fused_bn_vs_standard_bn", fused, plain)
+    _served_ratios(results, out)
     for name, p in (results.get("pipeline") or {}).items():
         if isinstance(p, dict) and p.get("step_images_per_s"):
             out[f"pipeline_{name}_vs_train_step"] = round(
@@ -68,27 +122,101 @@ TARGETS = [
     ("resnet50_train_best_vs_pytorch_best", ">= 1.0"),
     ("resnet50_infer_float32_pct_of_peak", ">= 75"),
     ("resnet50_infer_fastest_mode_vs_float32", ">= 1.3"),
+    *[
+        target
+        for b in SERVED_BATCHES
+        for target in (
+            (f"{SERVED}_b{b}_savedmodel_float32_vs_onnxruntime_float32", ">= 1.0"),
+            (f"{SERVED}_b{b}_savedmodel_bf16_vs_onnxruntime_float32", ">= 1.4"),
+            (f"{SERVED}_b{b}_savedmodel_bf16_vs_openvino_best", ">= 1.0"),
+        )
+    ],
     ("pipeline_cifar10_vs_train_step", ">= 1.5"),
     ("pipeline_imagenet_jpeg_vs_train_step", ">= 1.5"),
 ]
 
 
+def verdict(got, want: str) -> str:
+    """'met' or 'MISSED' for a measured value against '>= x'."""
+    return "met" if got >= float(want.split()[-1]) else "MISSED"
+
+
+def _target_lines(r: dict) -> list[str]:
+    lines = ["| target | required | measured | |", "|---|---|---|---|"]
+    missed = []
+    for key, want in TARGETS:
+        got = r.get(key)
+        if got is None:
+            why = r.get("skipped", {}).get(key, "not measured")
+            lines.append(f"| {key} | {want} | skipped ({why}) | |")
+            continue
+        extra = ""
+        modes = r.get(key.replace("best_vs_pytorch_best", "modes_compared"))
+        if key.endswith("pytorch_best") and modes:
+            extra = f" ({modes})"
+        if key.endswith("openvino_best") and r.get(f"{key}_modes"):
+            extra = f" ({r[f'{key}_modes']})"
+        if key == "resnet50_infer_fastest_mode_vs_float32":
+            extra = f" ({r['resnet50_infer_fastest_mode']})"
+        status = verdict(got, want)
+        if status == "MISSED":
+            missed.append(key)
+        lines.append(f"| {key} | {want} | {got}{extra} | {status} |")
+    if missed:
+        lines += ["", f"Targets missed in this run: {', '.join(missed)}."]
+    return lines
+
+
+def _memory_lines(memory: dict) -> list[str]:
+    rows = memory.get("workloads") or []
+    if not rows:
+        return []
+    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    lines = [
+        "",
+        "Peak RSS of each workload in its own process (ResNet-50 v1.5, float32, MiB):",
+        "",
+        "| workload | " + " | ".join(impls) + " |",
+        "|---|" + "---:|" * len(impls),
+    ]
+    for task, batch in dict.fromkeys((r["task"], r["batch"]) for r in rows):
+        cells = []
+        for impl in impls:
+            (row,) = [x for x in rows if (x["impl"], x["task"], x["batch"]) == (impl, task, batch)]
+            cells.append(f"{row['peak_rss_mib']:.0f}" if "peak_rss_mib" in row else row["error"])
+        lines.append(f"| {'training' if task == 'train' else 'inference'} batch {batch} | "
+                     + " | ".join(cells) + " |")  # fmt: skip
+    for impl, found in (memory.get("largest_batch") or {}).items():
+        if "error" in found:
+            lines.append(f"\nLargest training batch, {impl}: not found ({found['error']}).")
+            continue
+        fails = found["smallest_failing"]
+        lines.append(
+            f"\nLargest training batch within this machine's memory less 1 GiB "
+            f"({found['budget_mib'] / 1024:.1f} GiB), {impl}: {found['largest_batch']} "
+            f"({'batch ' + str(fails) + ' did not fit' if fails else 'no larger batch tried'}; "
+            f"linear estimate {found['linear_estimate']}; {len(found['trials'])} trial runs)."
+        )
+    return lines
+
+
 def markdown(results: dict) -> str:
     m = results["machine"]
+    peers = ", ".join(f"{k} {v}" for k, v in (results.get("peers") or {}).items() if v)
     lines = [
         f"Machine: {m['cpu']}, {m['cores']} cores, GPUs: {', '.join(m['gpus']) or 'none'}; "
-        f"TensorFlow {m['tensorflow']}; {m['date']}"
+        f"TensorFlow {m['tensorflow']}{'; ' + peers if peers else ''}; {m['date']}"
         f"{' (--quick)' if results['quick'] else ''}.",
         "",
         "Matmul peak (4096², measured): "
         + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["peak_gflops"].items()),
         "",
-        "| implementation | model | task | mode | images/s | GFLOP/s | % of peak |",
-        "|---|---|---|---|---:|---:|---:|",
+        "| implementation | model | task | mode | batch | images/s | GFLOP/s | % of peak |",
+        "|---|---|---|---|---:|---:|---:|---:|",
     ]
     for r in results["rows"]:
         lines.append(
-            f"| {r['impl']} | {r['model']} | {r['task']} | {r['mode']} | "
+            f"| {r['impl']} | {r['model']} | {r['task']} | {r['mode']} | {r.get('batch', '')} | "
             f"{r['images_per_s']:.1f} | {r['gflops']:.0f} | {r['pct_of_peak']:.0f}% |"
         )
     pipeline = results.get("pipeline") or {}
@@ -99,23 +227,16 @@ def markdown(results: dict) -> str:
                 f"| {name} ({p['what']}) | {p['images_per_s']:.0f} | "
                 f"{p.get('step_images_per_s') or 0:.1f} |"
             )
-    rss = results.get("peak_rss_mib_resnet50_train_b32")
-    if rss:
-        lines += ["", f"Peak RSS of a ResNet-50 training process at batch 32: {rss:.0f} MiB."]
-    lines += ["", "| target | required | measured |", "|---|---|---|"]
+    lines += _memory_lines(results.get("memory") or {})
     r = results.get("ratios", {})
-    for key, want in TARGETS:
-        got = r.get(key)
-        extra = ""
-        if key.endswith("pytorch_best") and r.get(
-            key.replace("best_vs_pytorch_best", "modes_compared")
-        ):
-            extra = f" ({r[key.replace('best_vs_pytorch_best', 'modes_compared')]})"
-        if key == "resnet50_infer_fastest_mode_vs_float32" and got is not None:
-            extra = f" ({r['resnet50_infer_fastest_mode']})"
-        lines.append(f"| {key} | {want} | {'not measured' if got is None else got}{extra} |")
-    fused = {k: v for k, v in r.items() if k.endswith("fused_bn_vs_standard_bn")}
-    if fused:
-        lines += ["", "| fused BN vs Keras' standard BN (same run) | ratio |", "|---|---:|"]
-        lines += [f"| {k} | {v} |" for k, v in fused.items()]
+    lines += [""] + _target_lines(r)
+    target_keys = {key for key, _ in TARGETS}
+    info = {
+        k: v
+        for k, v in r.items()
+        if isinstance(v, float) and k not in target_keys and not k.endswith("pct_of_peak")
+    }
+    if info:
+        lines += ["", "| other ratios (same run) | ratio |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in info.items()]
     return "\n".join(lines)

@@ -1,5 +1,6 @@
-"""`make bench` / `keras-resnet-bench [--quick]`: throughput against the machine's
-measured matmul peak and against peers (keras.applications, PyTorch), all in one run.
+"""`make bench` / `keras-resnet-bench [--quick] [--max_batch]`: throughput against the machine's
+measured matmul peak and against peers (keras.applications, PyTorch; for the exported model,
+ONNX Runtime and OpenVINO), all in one run, and each workload's peak memory in its own process.
 
 Every figure in the report is measured by this process on this machine, and every comparison
 is a ratio of two numbers from the same run: these machines are shared and noisy, so absolute
@@ -22,15 +23,17 @@ WORKLOADS = {"resnet50": (224, 32), "resnet20": (32, 256)}
 
 
 def _settings(quick: bool) -> dict:
-    if quick:  # under 3 minutes on 2 cores: fewer modes, fewer iterations
+    if quick:  # under 4 minutes on 2 cores: fewer modes, fewer iterations
         return {
             "min_time": 0.5,
             "warmup": 1,
             "max_iters": 3,
             "infer_modes": ["float32", "bf16"],
             "train_modes": ["float32"],
-            "torch_bf16": [True],  # PyTorch's best mode only: its float32 step alone takes ~1 min
-            "rss_steps": 0,  # no memory measurement: its fresh process alone takes ~40 s
+            "torch_bf16": [True],  # PyTorch's bf16 only: its float32 step alone takes ~1 min
+            "served_batches": [32, 1],  # every served-model target: they are the point
+            "served_in_process": False,
+            "memory": False,  # a fresh process per workload: ~3 minutes
         }
     return {
         "min_time": 5.0,
@@ -39,7 +42,9 @@ def _settings(quick: bool) -> dict:
         "infer_modes": ["float32", "bf16", "xla", "xla_bf16"],
         "train_modes": ["float32", "bf16", "xla", "xla_bf16"],
         "torch_bf16": [False, True],
-        "rss_steps": 2,
+        "served_batches": [32, 1],
+        "served_in_process": True,
+        "memory": True,
     }
 
 
@@ -65,10 +70,26 @@ def _machine() -> dict:
     }
 
 
-def run(quick: bool, log=print) -> dict:
+def _memory(s: dict, max_batch: bool, log) -> dict:
+    """Per-workload peaks, each in a fresh child process. Run first, while this process holds
+    little memory: a child may then use the machine's memory as it would alone."""
+    from keras_resnet.bench import memory
+
+    if not (s["memory"] or max_batch):
+        return {}
+    out = {"workloads": memory.measure(log=log)}
+    if max_batch:
+        out["largest_batch"] = {
+            impl: memory.largest_batch(impl, out["workloads"], log=log) for impl in memory.IMPLS
+        }
+    return out
+
+
+def run(quick: bool, log=print, max_batch: bool = False) -> dict:
     import keras
 
     import keras_resnet
+    from keras_resnet.bench import peers, served
     from keras_resnet.bench import pipeline as bench_pipeline
     from keras_resnet.bench import report as bench_report
     from keras_resnet.bench import timing as bl
@@ -76,11 +97,13 @@ def run(quick: bool, log=print) -> dict:
     s = _settings(quick)
     timing = {k: s[k] for k in ("min_time", "warmup", "max_iters")}
     results: dict = {"machine": _machine(), "quick": quick, "peak_gflops": {}, "rows": []}
+    results["peers"] = peers.available()
+    results["memory"] = _memory(s, max_batch, log)
     for dtype in ("float32", "bfloat16"):
         results["peak_gflops"][dtype] = bl.matmul_peak_gflops(dtype, min_time=s["min_time"] * 2)
         log(f"matmul peak {dtype}: {results['peak_gflops'][dtype]:.0f} GFLOP/s")
 
-    def record(impl, model, task, mode, images_per_s, macs):
+    def record(impl, model, task, mode, images_per_s, macs, batch):
         # A training step is counted as 3x the forward FLOPs (forward + two backward GEMMs).
         gflops = images_per_s * macs * 2 * (3 if task == "train" else 1) / 1e9
         peak = results["peak_gflops"]["bfloat16" if "bf16" in mode else "float32"]
@@ -89,12 +112,13 @@ def run(quick: bool, log=print) -> dict:
             "model": model,
             "task": task,
             "mode": mode,
+            "batch": batch,
             "images_per_s": round(images_per_s, 2),
             "gflops": round(gflops, 1),
             "pct_of_peak": round(100 * gflops / peak, 1),
         }
         results["rows"].append(row)
-        log(f"{impl:>18} {model:>9} {task:>5} {mode:>9}: {images_per_s:8.1f} img/s "
+        log(f"{impl:>23} {model:>13} {task:>5} {mode:>8} b{batch:<3}: {images_per_s:8.1f} img/s "
             f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)")  # fmt: skip
 
     def fused(name):  # as `make train` runs it: BN on TF's fused kernel (keras_resnet.fused_bn)
@@ -119,13 +143,14 @@ def run(quick: bool, log=print) -> dict:
                 train=task == "train",
                 **timing,
             )
-            record(impl, name, task, mode, rate, macs[name])
+            record(impl, name, task, mode, rate, macs[name], batch)
 
     # Peers on the same workload: ResNet-50, 224x224, batch 32.
     macs50 = keras_resnet.count_flops(keras_resnet.create_model("resnet50", variant="v1.5"))
     for task in ("infer", "train"):
         rate = bl.keras_throughput(
-            lambda: keras.applications.ResNet50(weights=None),
+            # Logits out, as ours: the training loss below takes logits (from_logits=True).
+            lambda: keras.applications.ResNet50(weights=None, classifier_activation=None),
             bl.MODES["float32"],
             batch=32,
             image_size=224,
@@ -133,7 +158,7 @@ def run(quick: bool, log=print) -> dict:
             train=task == "train",
             **timing,
         )
-        record("keras.applications", "resnet50", task, "float32", rate, macs50)
+        record("keras.applications", "resnet50", task, "float32", rate, macs50, 32)
         for bf16 in s["torch_bf16"]:
             rate = bl.torch_resnet50_throughput(
                 batch=32,
@@ -146,7 +171,10 @@ def run(quick: bool, log=print) -> dict:
             if rate is None:
                 log("torch not installed: PyTorch peer skipped")
                 break
-            record("pytorch", "resnet50", task, "bf16" if bf16 else "float32", rate, macs50)
+            record("pytorch", "resnet50", task, "bf16" if bf16 else "float32", rate, macs50, 32)
+
+    # The exported model as TF Serving runs it, beside ONNX Runtime and OpenVINO (same net).
+    served.measure(record, s, log=log)
 
     step = {
         r["model"]: r["images_per_s"]
@@ -158,12 +186,5 @@ def run(quick: bool, log=print) -> dict:
         log=log,
         step_rates={"cifar10": step.get("resnet20"), "imagenet_jpeg": step.get("resnet50")},
     )
-    if s["rss_steps"]:
-        results["peak_rss_mib_resnet50_train_b32"] = round(
-            bl.resnet50_train_peak_rss_mib(steps=s["rss_steps"]), 1
-        )
-        log(
-            f"peak RSS, resnet50 training step at batch 32: {results['peak_rss_mib_resnet50_train_b32']:.0f} MiB"
-        )
     results["ratios"] = bench_report.ratios(results)
     return results

@@ -1,6 +1,6 @@
 """Measurement primitives for `make bench`: the machine's matmul peak, Keras and PyTorch
-inference/training throughput, and peak memory. Each returns plain numbers; `benchmark.py`
-decides what to run and reports ratios measured in the same run."""
+inference/training throughput. Each returns plain numbers; `run.py` decides what to run and
+`report.py` reports ratios measured in the same run. Peak memory: `memory.py`."""
 
 from __future__ import annotations
 
@@ -157,26 +157,3 @@ def torch_resnet50_throughput(
                 net(x)
 
     return time_fn(fn, warmup=warmup, min_time=min_time, max_iters=30).rate(batch)
-
-
-def resnet50_train_peak_rss_mib(batch: int = 32, steps: int = 2) -> float:
-    """Peak resident memory (MiB) of a fresh process running ResNet-50 training steps.
-
-    A child process, so that nothing this process already allocated counts; ru_maxrss is the
-    kernel's high-water mark for that child alone."""
-    import subprocess
-    import sys
-
-    code = (
-        "import resource, keras, tensorflow as tf, keras_resnet\n"
-        "m = keras_resnet.create_model('resnet50')\n"
-        "m.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),"
-        " loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))\n"
-        f"x = tf.random.uniform(({batch}, 224, 224, 3)); y = tf.zeros(({batch},), tf.int32)\n"
-        f"for _ in range({steps}): m.train_on_batch(x, y)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
-    return int(out.strip().splitlines()[-1]) / 1024.0  # Linux reports KiB

@@ -4,8 +4,10 @@
         [--model_name=NAME] [--mean=FILE.npy|R,G,B] [--std=R,G,B] [--scale=1/255]
         [--labels=FILE] [--crop_fraction=F]
 
-SOURCE is a training workdir (its `model.keras`, `config.json`, mean file and labels are used) or
-a bare `.keras` file (flags, else the defaults: pixels / 255, no mean, no labels).
+SOURCE is a training workdir (its `model.keras`, `config.json`, mean file and class names are
+used) or a bare `.keras` file (flags, else the defaults: pixels / 255, no mean, no labels). A
+model with converted weights (torchvision, keras.applications) normalises raw pixels itself and
+needs no flags; a 1000-class model serves ImageNet's class names unless given others.
 
 Layout written under EXPORT_DIR (a base path `tensorflow_model_server` serves as is):
 
@@ -28,6 +30,7 @@ import shutil
 
 from keras_resnet.export import assets as export_assets
 from keras_resnet.export.preprocess import Preprocessing, from_workdir, load_labels, load_mean
+from keras_resnet.imaging.classes import imagenet_class_names
 
 SERVING_DEFAULT = "serving_default"
 PREDICT_IMAGES = "predict_images"
@@ -96,10 +99,25 @@ def app_model(model, pre: Preprocessing):
 
 
 def export_model(
-    model, export_dir: str, pre: Preprocessing, *, version=None, model_name=None, source=""
+    model,
+    export_dir: str,
+    pre: Preprocessing,
+    *,
+    version=None,
+    model_name=None,
+    source="",
+    precision="float32",
 ) -> str:
-    """Writes version `version` (default: next) of `model` under `export_dir`; returns its path."""
+    """Writes version `version` (default: next) of `model` under `export_dir`; returns its path.
+
+    Both the SavedModel and the `.keras` app file hold the inference graph: BN folded into the
+    convolutions, computing in `precision` (float32, bfloat16 or float16) with float32 inputs
+    and outputs (keras_resnet.export.folding)."""
     import tensorflow as tf
+
+    from keras_resnet.export.folding import inference_model
+
+    model = inference_model(model, precision)
 
     export_dir = os.path.abspath(export_dir)
     model_name = model_name or os.path.basename(export_dir.rstrip("/"))
@@ -118,6 +136,7 @@ def export_model(
         tf.saved_model.save(module, tmp, signatures=signatures)
         export_assets.write_warmup_requests(tmp, model_name, pre.height, pre.width)
         info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
+        info.update(precision=precision, batchnorm="folded into the convolutions")
         with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
             json.dump(info, f, indent=2)
         os.rename(tmp, final)
@@ -137,6 +156,8 @@ def load_source(source: str, args) -> tuple:
     """(keras model, Preprocessing) from a workdir or a `.keras` file plus the flags."""
     import keras
 
+    from keras_resnet.models import normalization
+
     fields: dict = {}
     if os.path.isdir(source):
         path = os.path.join(source, "model.keras")
@@ -153,7 +174,10 @@ def load_source(source: str, args) -> tuple:
     else:
         raise FileNotFoundError(f"No such workdir or .keras file: {source}")
     # safe_mode=True: the file may come from anywhere; never run pickled lambdas from it.
-    model = keras.models.load_model(path, compile=False, safe_mode=True)
+    model = _logits_model(keras.models.load_model(path, compile=False, safe_mode=True))
+    if normalization.takes_raw_pixels(model):
+        # Converted weights carry their normalisation in the model: raw 0-255 pixels go in.
+        fields.update(scale=1.0, mean=None, std=None)
     # Flags override what the workdir recorded.
     if args.scale is not None:
         fields["scale"] = parse_scale(args.scale)
@@ -171,11 +195,26 @@ def load_source(source: str, args) -> tuple:
     crop = args.crop_fraction
     if crop is None:
         crop = 0.875 if height >= 128 else 1.0  # ImageNet-size nets: resize 256, crop 224.
-    pre = Preprocessing(height=height, width=width, crop_fraction=crop, **fields)
+    else:
+        fields.pop("resize", None)  # the flag overrides the workdir's eval_resize
     classes = model.output_shape[-1]
+    if fields.get("labels") is None and classes == 1000:
+        fields["labels"] = imagenet_class_names()
+    pre = Preprocessing(height=height, width=width, crop_fraction=crop, **fields)
     if pre.labels is not None and len(pre.labels) != classes:
         raise ValueError(f"{len(pre.labels)} labels for a model with {classes} classes.")
     return model, pre
+
+
+def _logits_model(model):
+    """`model` up to its logits: the signatures apply the softmax themselves, so a model built
+    with classifier_activation= serves its logits' softmax, not a softmax of probabilities."""
+    import keras
+
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Activation) and last.name == "predictions":
+        return keras.Model(model.input, last.input, name=model.name)
+    return model
 
 
 def parse_scale(text: str) -> float:
