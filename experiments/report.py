@@ -11,6 +11,9 @@ import csv
 import json
 import os
 import platform
+import statistics
+
+from experiments import paper
 
 
 def read_run(workdir: str) -> dict | None:
@@ -23,7 +26,27 @@ def read_run(workdir: str) -> dict | None:
     with open(os.path.join(workdir, "metrics.csv"), newline="") as f:
         run["rows"] = list(csv.DictReader(f))
     run["train_error"] = float(run["rows"][-1]["top1_error"]) if run["rows"] else None
+    run["eval"] = {}  # keras-resnet-eval results by protocol (eval_<mode>.json), if any
+    for name in sorted(os.listdir(workdir)):
+        if name.startswith("eval_") and name.endswith(".json"):
+            with open(os.path.join(workdir, name)) as f:
+                result = json.load(f)
+            run["eval"][result["mode"]] = result
     return run
+
+
+def summary(values: list[float]) -> str:
+    """One number as `x.xx`; several (repeated runs, `--runs=N`) as the paper reports its
+    ResNet-110 runs (Table 6): `best (mean ± std)`, best = lowest error, std over the runs."""
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{min(values):.2f} ({statistics.mean(values):.2f} ± {statistics.stdev(values):.2f})"
+
+
+def mean_run(runs: list[dict]) -> dict:
+    """The errors of repeated runs averaged (for the depth verdicts, which compare models)."""
+    keys = ("top1_error", "top5_error", "train_error")
+    return {k: statistics.mean(r[k] for r in runs) for k in keys}
 
 
 def hardware() -> str:
@@ -76,35 +99,100 @@ def _verdicts(runs: dict) -> list[str]:
     return out
 
 
-def markdown(module, runs: dict, command: str, wall_s: float) -> str:
-    paper_top5 = getattr(module, "PAPER_TOP5", {})
+PROTOCOLS = {"center": "centre crop", "10crop": "10-crop", "multiscale": "multi-scale"}
+# Where a reader finds every number of the *paper* columns, relative to the repository root.
+PAPER_FILE = "experiments/paper.py"
+
+
+def _measured(key: str, mode: str | None = None):
+    """A column cell: `key` of results.json (mode None: the training run's own single view) or
+    of eval_<mode>.json, as best (mean ± std) over the runs."""
+
+    def cell(name, done):
+        if not done:
+            return "not run"
+        if mode is None:
+            return summary([r[key] for r in done])
+        values = [r["eval"][mode][key] for r in done if mode in r.get("eval", {})]
+        return summary(values) if len(values) == len(done) else "not evaluated"
+
+    return cell
+
+
+def _paper(numbers: dict):
+    def cell(name, done):
+        value = numbers.get(name)
+        return "—" if value is None else f"{value:.2f}"  # as printed: 7.40, not 7.4
+
+    return cell
+
+
+def _columns(module) -> list:
+    """(title, cell) per column. Each error column names its test protocol, and each paper
+    column stands beside the measured column of the same protocol: a centre-crop number is
+    never put next to the paper's 10-crop one."""
+    modes = getattr(module, "EVAL_MODES", ())
+    paper_mode = getattr(module, "PAPER_MODE", "center")
+    top5 = getattr(module, "PAPER_TOP5", {})
+    view = PROTOCOLS["center"] if modes else "single view"
+    cols = [(f"test top-1 error, {view} (measured here)", _measured("top1_error"))]
+    if paper_mode == "center":
+        cols += [
+            ("top-5 (measured here)", _measured("top5_error")),
+            ("paper top-1 error", _paper(module.PAPER)),
+            ("paper top-5", _paper(top5)),
+        ]
+    for mode in modes:
+        label = PROTOCOLS[mode]
+        cols.append((f"top-1, {label} (measured here)", _measured("top1_error", mode)))
+        if mode == paper_mode:
+            cols.append((f"paper top-1, {label}", _paper(module.PAPER)))
+            cols.append((f"top-5, {label} (measured here)", _measured("top5_error", mode)))
+            if top5:
+                cols.append((f"paper top-5, {label}", _paper(top5)))
+        elif mode == "multiscale" and hasattr(module, "PAPER_MULTISCALE"):
+            cols.append((f"paper top-1, {label} (Table 4)", _paper(module.PAPER_MULTISCALE)))
+    return cols + [
+        ("final training error (measured here)", _measured("train_error")),
+        ("steps", lambda name, done: f"{done[0]['steps']}" if done else ""),
+        (
+            "images/s",
+            lambda name, done: (
+                f"{statistics.median(r['images_per_sec'] for r in done):.0f}" if done else ""
+            ),
+        ),
+    ]
+
+
+def markdown(module, runs: dict[str, list[dict]], command: str, wall_s: float) -> str:
+    """`runs` maps each model to its finished runs (one per seed with `--runs=N`)."""
+    repeats = max((len(r) for r in runs.values()), default=1)
     lines = [
         f"# {module.TITLE}",
         "",
         f"- Command: `{command}`",
         f"- Hardware: {hardware()}",
         f"- Wall time of the runs reported: {wall_s / 60:.1f} min (sum of their training times)",
+        f"- Runs per model: {repeats}"
+        + (
+            f" (seeds config.seed + 0..{repeats - 1}); each error is *best (mean ± std)* over the runs, as the paper's "
+            "Table 6 reports ResNet-110 (best of 5 and mean ± std)."
+            if repeats > 1
+            else " (one seed; run with `--runs=N` for best (mean ± std))."
+        ),
         "- Columns marked *measured here* come from this repository's runs on that hardware; "
-        "columns marked *paper* are copied from He et al. 2015 (see ../shared/reference/paper.md).",
+        f"columns marked *paper* are from {paper.CITATION}, as {PAPER_FILE} holds them.",
         "",
-        "| model | test top-1 error (measured here) | top-5 (measured here) | final training error "
-        "(measured here) | paper top-1 error | paper top-5 | steps | images/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    columns = _columns(module)
+    lines += [
+        "| model | " + " | ".join(title for title, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
     ]
     for name in module.MODELS:
-        run = runs.get(name)
-        paper = module.PAPER.get(name)
-        p5 = paper_top5.get(name)
-        paper_cells = f"{paper if paper is not None else '—'} | {p5 if p5 is not None else '—'}"
-        if run is None:
-            lines.append(f"| {name} | not run | | | {paper_cells} | | |")
-            continue
-        lines.append(
-            f"| {name} | {run['top1_error']:.2f} | {run['top5_error']:.2f} | "
-            f"{run['train_error']:.2f} | {paper_cells} | {run['steps']} | "
-            f"{run['images_per_sec']:.0f} |"
-        )
-    verdicts = _verdicts(runs)
+        done = runs.get(name) or []
+        lines.append(f"| {name} | " + " | ".join(cell(name, done) for _, cell in columns) + " |")
+    verdicts = _verdicts({name: mean_run(done) for name, done in runs.items() if done})
     if verdicts:
         lines += ["", "## Depth: plain vs residual (measured here)", "", *verdicts]
     return "\n".join(lines) + "\n"
@@ -112,7 +200,8 @@ def markdown(module, runs: dict, command: str, wall_s: float) -> str:
 
 def plot_curves(runs: dict, path: str, title: str) -> None:
     """Figures 1/4/6 style: training error (dashed) and test error (solid) against iterations,
-    plain nets on the left, ResNets on the right."""
+    plain nets on the left, ResNets on the right. `runs` maps a model to one run (the first
+    seed's, when rows were repeated)."""
     import matplotlib
 
     matplotlib.use("Agg")

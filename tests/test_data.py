@@ -60,6 +60,15 @@ def test_imagenet_views_sizes_and_lighting():
     assert crops.shape == (10, 224, 224, 3)
     np.testing.assert_allclose(crops[5], tf.image.flip_left_right(crops[0]))
     np.testing.assert_allclose(crops[4], centre, atol=1e-6)
+    # With a real mean, each crop (and each mirror) is normalised as the centre crop is: the
+    # crop-sized mean subtracted pixel for pixel from that view.
+    mean = np.random.default_rng(0).uniform(0, 1, (224, 224, 3)).astype(np.float32)
+    crops = preprocess.ten_crop(image, mean, crop=224, resize=256)
+    resized = preprocess.resize_shorter(preprocess.to_unit(image), 256)
+    np.testing.assert_allclose(crops[4], preprocess.imagenet_eval(image, mean), atol=1e-6)
+    np.testing.assert_allclose(crops[0], resized[:224, :224] - mean, atol=1e-6)
+    mirror = tf.image.flip_left_right(resized[:224, :224]) - mean
+    np.testing.assert_allclose(crops[5], mirror, atol=1e-6)
     # PCA lighting adds one RGB offset to every pixel, spanned by the AlexNet eigenvectors.
     flat = tf.zeros((8, 8, 3))
     shift = preprocess.lighting(flat).numpy()
@@ -157,3 +166,30 @@ def test_test_time_views_without_mirrors_match_the_single_view():
     bigger = preprocess.multiscale_views(image, mean, side=64)
     assert bigger.shape == (2, 64, 64, 3)  # the mean image is resized along
     assert preprocess.ten_crop(image, mean, crop=32, resize=37, flip=False).shape == (5, 32, 32, 3)
+
+
+def test_large_sets_train_on_a_fresh_file_order_unless_a_split_needs_the_fixed_one():
+    """ImageNet-style TFDS sets train from `shuffled_train(seed)` (TFDS file shuffling, new
+    each epoch); a validation split or a `scale` subset is taken off the fixed order."""
+    images = tf.zeros((8, 40, 40, 3), tf.uint8)
+    fixed = tf.data.Dataset.from_tensor_slices((images, tf.zeros(8, tf.int32)))
+    seeds = []
+
+    def shuffled(seed):
+        seeds.append(seed)
+        return tf.data.Dataset.from_tensor_slices((images, tf.ones(8, tf.int32)))
+
+    source = data.Source("big", fixed, fixed, 8, 8, 2, data.IMAGENET, shuffled_train=shuffled)
+    config = _cifar_config()
+    config.batch_size, config.seed = 4, 7
+    config.data.update(image_size=32, scale_range=(36, 40), eval_resize=36, mean_examples=4)
+
+    def first_labels(**changes):
+        config.data.val_split = changes.get("val_split", 0)
+        config.scale = changes.get("scale", 1.0)
+        _, y = next(iter(data.build(source, config).train))
+        return set(y.numpy().tolist())
+
+    assert first_labels() == {1} and seeds == [7]
+    assert first_labels(val_split=2) == {0}
+    assert first_labels(scale=0.5) == {0}

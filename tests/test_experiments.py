@@ -1,7 +1,9 @@
 """Experiment tables: every config is valid, the runner resumes and reports."""
 
 import importlib
+import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -24,9 +26,11 @@ def test_every_table_config_is_valid(table):
 
 
 def test_table_specific_settings():
-    from experiments import digits_degradation, table2, table3, table6
+    from experiments import digits_degradation, table2, table3, table6, table6_tuning
 
-    assert table6.get_config("resnet110").data.val_split == 5000
+    # The reported rows train on all 50k images (Section 4.2); only the tuning table holds 5k out.
+    assert table6.get_config("resnet110").data.val_split == 0
+    assert table6_tuning.get_config("resnet110").data.val_split == 5000
     assert table6.get_config("resnet110").warmup == "until_error"
     assert table2.get_config("resnet34").shortcut == "A"  # Table 2 uses option A
     assert table2.get_config("plain34").shortcut is None
@@ -44,7 +48,8 @@ def test_unknown_table_is_one_line_error():
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown table 'table9'; choose one of table2, table3, table6, digits_degradation."
+        "error: unknown table 'table9'; choose one of table2, table3, table6, table6_tuning, "
+        "digits_degradation."
     ]
 
 
@@ -66,6 +71,37 @@ def test_overrides_use_train_syntax_and_fail_in_one_line():
         from keras_resnet.cli import common
 
         common.run_cli(runner.run, ["table6", "--set", "batch_size=2"])
+
+
+def test_repeated_runs_use_one_seed_each_and_report_best_mean_std(tmp_path):
+    argv = [
+        "digits_degradation",
+        "--models=resnet20",
+        "--runs=2",
+        f"--workdir_root={tmp_path}/runs",
+        f"--out={tmp_path}/out",
+        "--num_images=20",
+        "--config.scale=0.05",
+        "--config.num_epochs=1",
+    ]
+    assert runner.run(argv) == 0
+    (root,) = (tmp_path / "runs").iterdir()
+    assert sorted(p.name for p in root.iterdir()) == ["resnet20-seed0", "resnet20-seed1"]
+    seeds = [json.loads((p / "config.json").read_text())["seed"] for p in sorted(root.iterdir())]
+    assert seeds == [0, 1]
+    errors = [
+        json.loads((root / f"resnet20-seed{s}" / "results.json").read_text())["top1_error"]
+        for s in seeds
+    ]
+    report = (tmp_path / "out" / "digits_degradation.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| resnet20 |"))
+    best, mean, std = min(errors), statistics.mean(errors), statistics.stdev(errors)
+    assert f"| {best:.2f} ({mean:.2f} ± {std:.2f}) |" in row, row
+    assert "Runs per model: 2" in report
+    # Interrupted or not, a rerun trains nothing that is finished.
+    stamps = {p: p.stat().st_mtime for p in root.rglob("results.json")}
+    assert runner.run(argv) == 0
+    assert stamps == {p: p.stat().st_mtime for p in stamps}
 
 
 SMALL_IMAGENET = [
@@ -114,3 +150,96 @@ def test_table_runs_small_and_resumes(table, extra, tmp_path):
     stamps = {p: p.stat().st_mtime for w in workdirs for p in w.rglob("results.json")}
     assert runner.run(argv + extra) == 0
     assert stamps == {p: p.stat().st_mtime for p in stamps}
+
+
+def test_imagenet_report_puts_each_protocol_beside_the_papers_matching_number():
+    from experiments import report, table3
+
+    def run(center, ten, multi):
+        return {
+            "top1_error": center,
+            "top5_error": 9.0,
+            "train_error": 20.0,
+            "steps": 100,
+            "images_per_sec": 50.0,
+            "eval": {
+                "10crop": {"top1_error": ten, "top5_error": 8.0},
+                "multiscale": {"top1_error": multi, "top5_error": 7.0},
+            },
+        }
+
+    runs = {"resnet50": [run(26.0, 24.5, 23.0), run(27.0, 25.5, 22.0)], "resnet34_B": []}
+    text = report.markdown(table3, runs, "python -m experiments.run table3", 60.0)
+    header = next(line for line in text.splitlines() if line.startswith("| model |"))
+    titles = [t.strip() for t in header.strip("|").split("|")]
+    row = next(line for line in text.splitlines() if line.startswith("| resnet50 |"))
+    cells = dict(zip(titles, (c.strip() for c in row.strip("|").split("|"))))
+    # The paper's 10-crop number sits right after our 10-crop one, never after the centre crop.
+    assert (
+        titles.index("paper top-1, 10-crop") == titles.index("top-1, 10-crop (measured here)") + 1
+    )
+    assert titles[titles.index("test top-1 error, centre crop (measured here)") + 1].startswith(
+        "top-1, 10-crop"
+    )
+    assert cells["top-1, 10-crop (measured here)"] == "24.50 (25.00 ± 0.71)"
+    assert cells["paper top-1, 10-crop"] == "22.85"
+    assert cells["top-1, multi-scale (measured here)"] == "22.00 (22.50 ± 0.71)"
+    assert cells["paper top-1, multi-scale (Table 4)"] == "20.74"
+    assert "| resnet34_B | not run |" in text
+
+
+def test_paper_numbers_live_in_experiments_paper():
+    """Every table's paper column is experiments/paper.py's, and the reports cite that file;
+    nothing in the repository points at a copy of the paper outside it."""
+    from experiments import paper, report, table2, table3, table6
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    assert table2.PAPER == paper.TABLE2_TOP1 and table6.PAPER == paper.TABLE6_ERROR
+    assert table3.PAPER == {name: paper.TABLE3_TOP1[name] for name in table3.MODELS}
+    assert table3.PAPER_TOP5 == {name: paper.TABLE3_TOP5[name] for name in table3.MODELS}
+    assert table3.PAPER_MULTISCALE == paper.TABLE4_TOP1
+    text = report.markdown(table3, {}, "python -m experiments.run table3", 0.0)
+    assert paper.CITATION in text and report.PAPER_FILE in text
+    assert os.path.exists(os.path.join(root, report.PAPER_FILE))
+    row = next(line for line in text.splitlines() if line.startswith("| resnet34_C |"))
+    assert "| 24.19 |" in row and "| 7.40 |" in row  # as the paper prints them
+    paths = [os.path.join(root, f) for f in ("README.md", "Makefile", "pyproject.toml")]
+    for top in ("experiments", "keras_resnet", "serving", "tests"):
+        for folder, _, files in os.walk(os.path.join(root, top)):
+            paths += [os.path.join(folder, f) for f in files if f.endswith((".py", ".md"))]
+    outside = "shared/" + "reference"  # split, so that this file does not match itself
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            assert outside not in f.read(), path
+
+
+@pytest.mark.slow
+def test_table2_on_an_image_folder_reports_the_10crop_protocol(tmp_path):
+    """The ImageNet tables evaluate each row the paper's way (10-crop) and say so."""
+    from pathlib import Path
+
+    from keras_resnet.bench.pipeline import write_jpegs
+
+    write_jpegs(Path(tmp_path / "images"), 24, classes=4, size=(90, 120))
+    argv = [
+        "table2",
+        "--models=resnet18",
+        f"--workdir_root={tmp_path}/runs",
+        f"--out={tmp_path}/out",
+        "--num_images=8",
+        f"--config.dataset=image_folder:{tmp_path}/images",
+        "--config.batch_size=4",
+        "--config.num_epochs=1",
+        "--config.data.image_size=64",
+        "--config.data.scale_range=(72,96)",
+        "--config.data.eval_resize=72",
+        "--config.data.mean_examples=8",
+    ]
+    assert runner.run(argv) == 0
+    (workdir,) = (tmp_path / "runs").glob("*/resnet18-seed0")
+    ten_crop = json.loads((workdir / "eval_10crop.json").read_text())
+    assert ten_crop["mode"] == "10crop" and ten_crop["images"] == 8  # 2 test images per class
+    report = (tmp_path / "out" / "table2.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| resnet18 |"))
+    assert f"| {ten_crop['top1_error']:.2f} | 27.88 |" in row  # ours, then the paper's 10-crop
+    assert "paper top-1, 10-crop" in report and "not evaluated" not in report

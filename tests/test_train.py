@@ -46,7 +46,10 @@ def test_outputs(trained):
     workdir, results = trained
     for name in ("config.json", "metrics.csv", "mean.npy", "model.keras", "results.json"):
         assert os.path.exists(os.path.join(workdir, name)), name
-    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["best.keras", "last.keras"]
+    # No validation split: the per-epoch "val" numbers are the test set's, so no best.keras.
+    assert os.listdir(os.path.join(workdir, "checkpoints")) == ["last.keras"]
+    with pytest.raises(UserError, match="test-set selection"):
+        evaluate.evaluate(workdir, checkpoint="best")
     assert any(f.startswith("events") for _, _, fs in os.walk(workdir + "/tensorboard") for f in fs)
     assert not os.path.exists(os.path.join(workdir, "backup"))  # removed once results exist
     with open(os.path.join(workdir, "metrics.csv")) as f:
@@ -131,3 +134,11 @@ def test_mixed_precision_keeps_float32_logits_and_loss(precision):
     x = keras.random.normal((4, 32, 32, 3))
     logs = model.train_on_batch(x, keras.ops.arange(4), return_dict=True)
     assert all(keras.ops.isfinite(v) for v in logs.values())
+
+
+def test_best_checkpoint_is_chosen_on_the_validation_split_only(tmp_path):
+    config = tiny_config(num_epochs=1)
+    config.data.val_split = 100
+    train.train_and_evaluate(config, str(tmp_path))
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["best.keras", "last.keras"]
+    assert evaluate.evaluate(str(tmp_path), checkpoint="best")["images"] > 0

@@ -141,6 +141,12 @@ def build(
         )
     train_fn, eval_fn, input_shape = _views(source, data_cfg)
     mean = load_or_compute_mean(train, eval_fn, int(data_cfg.mean_examples), workdir, write_mean)
+    fresh_order = source.shuffled_train is not None and not int(data_cfg.val_split)
+    if fresh_order and n_train == source.num_train:
+        # A fresh file order every epoch (the mean above is of the fixed order: the same on
+        # every run and every resume). Only without a validation split or a `scale` subset,
+        # which are taken off the fixed order.
+        train = source.shuffled_train(int(config.seed))
     input_shape = input_shape or tuple(int(d) for d in mean.shape)
     small = source.style == SMALL
     if small:  # decoded small sets fit in memory: decode once, not every epoch

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+# Resizing and cropping are defined once, in keras_resnet.imaging.views, for training,
+# evaluation and the exported serving graph alike (bilinear with antialiasing).
+from keras_resnet.imaging.views import center_crop, resize_shorter
+
 # AlexNet's "PCA lighting" (Krizhevsky et al. 2012, Section 4.1; paper Section 3.4): RGB
 # eigenvalues and eigenvectors of the ImageNet pixel covariance, for pixels in [0, 1], as
 # fb.resnet.torch uses them, with alpha ~ N(0, 0.1).
@@ -36,21 +40,6 @@ def subtract_mean(image, mean):
     if image.shape[-3:-1].is_fully_defined() and image.shape[-3:-1] == mean.shape[:2]:
         return image - mean
     return image - tf.image.resize(mean, tf.shape(image)[-3:-1])
-
-
-def resize_shorter(image, side):
-    """Resizes so that the shorter side is `side` pixels, keeping the aspect ratio."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    scale = tf.cast(side, tf.float32) / tf.reduce_min(shape)
-    new = tf.cast(tf.round(shape * scale), tf.int32)
-    new = tf.maximum(new, tf.cast(side, tf.int32))  # rounding must not undercut the crop
-    return tf.image.resize(image, new, antialias=True)
-
-
-def center_crop(image, size):
-    shape = tf.shape(image)
-    top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
-    return image[top : top + size, left : left + size]
 
 
 def lighting(image, std=LIGHTING_STD):
@@ -98,16 +87,20 @@ def imagenet_eval(image, mean, *, crop=224, resize=256):
 def ten_crop(image, mean, *, crop, resize, flip=True):
     """Section 3.4 "standard 10-crop testing": four corners and the centre of the `resize`
     image, each with its mirror. Returns a (10, crop, crop, 3) stack; (5, ...) with
-    `flip=False`, for data whose mirror image is not of the same class (digits)."""
-    image = subtract_mean(resize_shorter(to_unit(image), resize), mean)
+    `flip=False`, for data whose mirror image is not of the same class (digits).
+
+    Each crop is normalised like the centre crop of `imagenet_eval`: the crop-sized per-pixel
+    mean is subtracted from the crop itself, aligned pixel for pixel, not a mean stretched over
+    the whole resized image."""
+    image = resize_shorter(to_unit(image), resize)
     shape = tf.shape(image)
     h, w = shape[0], shape[1]
     offsets = [(0, 0), (0, w - crop), (h - crop, 0), (h - crop, w - crop)]
     offsets.append(((h - crop) // 2, (w - crop) // 2))
     crops = [image[t : t + crop, s : s + crop] for t, s in offsets]
-    if flip:
+    if flip:  # the mirror is a view of the image: mirrored first, then normalised
         crops += [tf.image.flip_left_right(c) for c in crops]
-    return tf.stack(crops)
+    return tf.stack([subtract_mean(c, mean) for c in crops])
 
 
 def multiscale_views(image, mean, *, side, flip=True):

@@ -9,11 +9,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
+from keras_resnet.data import downloads
 from keras_resnet.errors import UserError
+from keras_resnet.imaging import views
+from keras_resnet.imaging.classes import dataset_class_names
 
 SMALL = "small"  # CIFAR-style: fixed small images, pad-and-crop augmentation (Section 4.2)
 IMAGENET = "imagenet"  # scale augmentation and 224 crops (Section 3.4)
@@ -45,6 +49,14 @@ class Source:
     num_classes: int
     style: str
     flip: bool = True  # horizontal flips are label-preserving (not for digits)
+    # One name per label, recorded in the workdir and served with the model: TFDS' ClassLabel
+    # names (ImageNet WordNet ids made readable), folder names, digits.
+    class_names: list[str] | None = None
+    # The training split in a fresh order every epoch, given a seed: TFDS shuffles its files
+    # and reshuffles them each pass. For sets too large to shuffle whole in a buffer (ImageNet:
+    # a 10k buffer over 1.28M images barely changes the order between epochs); None for sets
+    # the pipeline shuffles whole. `train` keeps the fixed order that validation splits need.
+    shuffled_train: Callable[[int], tf.data.Dataset] | None = None
 
 
 def _count(ds: tf.data.Dataset) -> int:
@@ -65,7 +77,7 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
             )
-        except Exception as e:  # network, missing optional packages, disk: all mean "not here"
+        except Exception as e:  # no connection, a missing module, disk: one line each
             missing = [
                 f for f in IMAGENET_ARCHIVES if not os.path.exists(os.path.join(manual_dir, f))
             ]
@@ -75,11 +87,8 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
                     f"image-net.org in manual_dir={manual_dir} (or pass --config.data.manual_dir), "
                     "or train on DATASET=imagenette or DATASET=image_folder:PATH."
                 ) from None
-            reason = " ".join(str(e).split())[:200] or type(e).__name__
             raise DatasetUnavailable(
-                f"cannot download {name!r} with TFDS into {builder.data_dir_root} ({reason}); "
-                "prepare it where there is internet and pass --config.data.data_dir, or use "
-                "DATASET=digits (offline)."
+                downloads.tfds_failure_message(name, builder.data_dir_root, e)
             ) from None
 
     def load(split, shuffle_files):
@@ -87,6 +96,14 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
         return ds.map(lambda x: (x["image"], tf.cast(x["label"], tf.int32)))
 
     train, test = load("train", False), load(test_split, False)
+
+    def shuffled_train(seed: int) -> tf.data.Dataset:
+        # The same seed on every worker gives every worker the same order (MultiWorkerMirrored
+        # reads the same examples on each and keeps its share of each global batch).
+        config = tfds.ReadConfig(shuffle_seed=seed, shuffle_reshuffle_each_iteration=True)
+        ds = builder.as_dataset(split="train", shuffle_files=True, read_config=config)
+        return ds.map(lambda x: (x["image"], tf.cast(x["label"], tf.int32)))
+
     return Source(
         name,
         train,
@@ -95,6 +112,8 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
         _count(test),
         builder.info.features["label"].num_classes,
         style,
+        class_names=dataset_class_names(name, builder.info.features["label"].names),
+        shuffled_train=shuffled_train if style == IMAGENET else None,
     )
 
 
@@ -124,6 +143,7 @@ def _digits() -> Source:
         10,
         SMALL,
         flip=False,  # a mirrored 2 or 7 is not a digit
+        class_names=[str(d) for d in range(10)],
     )
 
 
@@ -138,7 +158,9 @@ def _synthetic(style: str, num_classes: int) -> Source:
 
         return tf.data.Dataset.range(n).map(example, num_parallel_calls=tf.data.AUTOTUNE)
 
-    return Source("synthetic", make(0, 10_000), make(1, 1_000), 10_000, 1_000, num_classes, style)
+    names = [str(c) for c in range(num_classes)]
+    train, test = make(0, 10_000), make(1, 1_000)
+    return Source("synthetic", train, test, 10_000, 1_000, num_classes, style, class_names=names)
 
 
 def _folder_files(root: pathlib.Path, classes: list[str]):
@@ -175,7 +197,7 @@ def _image_folder(path: str, style: str) -> Source:
     def decode(f, y):
         image = tf.io.decode_image(tf.io.read_file(f), channels=3, expand_animations=False)
         if style == SMALL:  # CIFAR nets see 32x32 images
-            image = tf.cast(tf.image.resize(image, (32, 32), antialias=True) + 0.5, tf.uint8)
+            image = tf.cast(views.resize_to(image, views.SMALL_SIZE, views.SMALL_SIZE), tf.uint8)
         return image, y
 
     def make(fs, ys):
@@ -190,6 +212,7 @@ def _image_folder(path: str, style: str) -> Source:
         len(test_files),
         len(classes),
         style,
+        class_names=classes,
     )
 
 

@@ -28,30 +28,51 @@ def response_layers(model: keras.Model) -> list[str]:
     return names
 
 
-def layer_responses(model: keras.Model, images, batch_size: int = 128) -> list[tuple[str, float]]:
+# Two readings of "the std of the layer responses" (the paper does not say which):
+# - "pooled" (default): the std over every element of the response, batch, space and channels
+#   together. It includes the spread of the channel means (BN's beta shifts each channel).
+# - "per_channel": the std of each channel over batch and space, averaged over the channels: the
+#   spread within a channel only (after inference-mode BN, close to |gamma| per channel).
+READINGS = ("pooled", "per_channel")
+
+
+def layer_responses(
+    model: keras.Model, images, batch_size: int = 128, reading: str = "pooled"
+) -> list[tuple[str, float]]:
     """Std of each 3x3 layer's response (after BN, before addition/ReLU) over `images`.
 
     BN runs in inference mode (moving statistics), as in the paper, which measures the trained
-    network at test time. The std is over every element of the response: batch, space and
-    channels together.
+    network at test time. `reading` picks how the std is taken (READINGS, explained above).
     """
+    if reading not in READINGS:
+        raise ValueError(f"reading={reading!r}; choose one of {', '.join(READINGS)}.")
     names = response_layers(model)
     if not names:
         raise ValueError(f"Model {model.name!r} has no 3x3 conv layers to analyse.")
     probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
     images = np.asarray(images, np.float32)
-    # Streaming moments: sums of x and x^2 per layer, in float64, so any number of images fits.
-    sums = np.zeros((len(names), 2))
+    # Streaming moments per layer and channel: sums of x and x^2 in float64, so any number of
+    # images fits; the pooled reading sums them over the channels at the end.
+    sums: list = [None] * len(names)
     count = np.zeros(len(names))
     for start in range(0, len(images), batch_size):
         outs = probe(images[start : start + batch_size], training=False)
         for i, out in enumerate(outs):
-            out = np.asarray(out, np.float64)
-            sums[i] += (out.sum(), np.square(out).sum())
-            count[i] += out.size
-    mean = sums[:, 0] / count
-    std = np.sqrt(np.maximum(sums[:, 1] / count - mean**2, 0.0))
-    return list(zip(names, std.tolist()))
+            out = np.asarray(out, np.float64).reshape(-1, out.shape[-1])
+            moments = np.stack([out.sum(axis=0), np.square(out).sum(axis=0)])
+            sums[i] = moments if sums[i] is None else sums[i] + moments
+            count[i] += out.shape[0]
+    stds = []
+    for moments, n in zip(sums, count):
+        if reading == "pooled":
+            elements = n * moments.shape[1]
+            mean = moments[0].sum() / elements
+            std = np.sqrt(max(moments[1].sum() / elements - mean**2, 0.0))
+        else:
+            per_channel = np.maximum(moments[1] / n - (moments[0] / n) ** 2, 0.0)
+            std = np.mean(np.sqrt(per_channel))
+        stds.append(float(std))
+    return list(zip(names, stds))
 
 
 def plot_responses(curves: dict[str, list[tuple[str, float]]], path: str, title: str = "") -> None:

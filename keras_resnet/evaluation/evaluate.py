@@ -15,6 +15,7 @@ Modes (paper Section 3.4 and Table 4):
 
 from __future__ import annotations
 
+import logging
 import os
 
 import keras
@@ -23,15 +24,17 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet import data
+from keras_resnet.configs import base
 from keras_resnet.data import preprocess
 from keras_resnet.errors import UserError
-from keras_resnet.models import registry
+from keras_resnet.models import normalization, pretrained, registry
 from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic
-from keras_resnet.training import inputs
+from keras_resnet.training import devices, inputs, progress
 from keras_resnet.training import workdir as wd
 
 MODES = ("center", "10crop", "multiscale")
+logger = logging.getLogger(__name__)
 
 
 def _load(workdir: str, checkpoint: str):
@@ -39,9 +42,19 @@ def _load(workdir: str, checkpoint: str):
     path = os.path.join(
         workdir, wd.MODEL if checkpoint == "final" else f"checkpoints/{checkpoint}.keras"
     )
-    if not os.path.exists(config_path) or not os.path.exists(path):
-        raise UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
+    if not os.path.exists(config_path):
+        raise UserError(
+            f"{workdir} holds no trained model ({config_path} is missing); train first."
+        )
     config = ml_collections.ConfigDict(atomic.read_json(config_path))
+    if checkpoint == "best" and not config.data.get("val_split"):
+        raise UserError(
+            f"{workdir} has no best.keras: it trained without a validation split, and choosing "
+            "a checkpoint on the test set would be test-set selection; use --checkpoint=final "
+            "or train with --config.data.val_split=N."
+        )
+    if not os.path.exists(path):
+        raise UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
     return config, keras.models.load_model(path)
 
 
@@ -52,7 +65,7 @@ def _errors(probs: np.ndarray, labels: np.ndarray) -> dict:
     return {"top1_error": round(100 * top1_err, 4), "top5_error": round(100 * top5_err, 4)}
 
 
-def _averaged_scores(model, views: tf.data.Dataset):
+def _averaged_scores(model, views: tf.data.Dataset, done: progress.Progress):
     """views yields (V, H, W, 3) stacks per image, batched; returns mean softmax per image."""
     probs, labels = [], []
     for stack, y in views:
@@ -61,21 +74,53 @@ def _averaged_scores(model, views: tf.data.Dataset):
         p = tf.reduce_mean(tf.reshape(tf.nn.softmax(logits), (b, v, -1)), axis=1)
         probs.append(p.numpy())
         labels.append(y.numpy())
+        done.add(b)
     return np.concatenate(probs), np.concatenate(labels)
+
+
+def _progress(config, mode: str, images: int, passes: int) -> progress.Progress:
+    """A bar on a terminal, else a line every progress_every_s seconds (the run's config;
+    the default for workdirs written before the key existed)."""
+    every_s = config.get("progress_every_s", base.base_config().progress_every_s)
+    return progress.Progress(f"evaluating ({mode})", images * passes, every_s=every_s)
+
+
+def _on_raw_pixels(model, mean):
+    """`model`, which normalises raw 0-255 pixels itself (converted weights,
+    keras_resnet.models.normalization), called on the pipeline's views (pixels / 255 - mean):
+    the mean is added back, resized as the view's was, and the pixels scaled back."""
+    return lambda x, training=False: model(
+        preprocess.subtract_mean(x, -mean) * 255.0, training=training
+    )
 
 
 def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> dict:
     """Returns {'top1_error', 'top5_error', ...} and writes eval_<mode>.json in the workdir."""
+    probs, labels = predict(workdir, mode, checkpoint)
+    return _finish(workdir, mode, _errors(probs, labels), len(labels))
+
+
+def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
+    """(probabilities (N, C), labels (N,)) of the workdir's model on its test split, each image
+    seen as `mode` sees it (the views' softmax averaged)."""
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
     config, model = _load(workdir, checkpoint)
     spec = registry.get_spec(config.model)
     source = inputs.source_for_config(config)
+    raw = normalization.takes_raw_pixels(model)
+    if raw:  # any mean will do, as it is added back: one image's, not the training set's
+        config = ml_collections.ConfigDict(config.to_dict())
+        config.data.mean_examples = 1
     ds = data.build(source, config, workdir=workdir, write_mean=False)
+    on_views = (lambda m: _on_raw_pixels(m, ds.mean)) if raw else (lambda m: m)
+    devices.log_devices()  # after every check: a refused evaluation's error stays one line
+    logger.info(f"{workdir} ({checkpoint}): {mode} on {ds.num_test} test images of {source.name}")
     batch = int(config.data.eval_batch_size or config.batch_size)
     if mode == "center":
-        probs, labels = _averaged_scores(model, ds.test.map(lambda x, y: (x[:, None], y)))
-        return _finish(workdir, mode, _errors(probs, labels), len(labels))
+        done = _progress(config, mode, ds.num_test, 1)
+        centre = ds.test.map(lambda x, y: (x[:, None], y))
+        return _averaged_scores(on_views(model), centre, done)
 
     crop = ds.input_shape[0]
     _, _, test, _ = data.split(source, int(config.data.val_split), float(config.scale))
@@ -102,7 +147,7 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
             shortcut=config.shortcut,
             variant=config.variant,
         )
-        net.set_weights(model.get_weights())
+        pretrained.copy_by_name(model, net)  # by name: also sets `preprocess`'s constants
         sides = [round(s * crop / 224) for s in preprocess.MULTISCALE_SIDES]
         views = [
             test.map(
@@ -114,18 +159,22 @@ def evaluate(workdir: str, mode: str = "center", checkpoint: str = "final") -> d
             for s in sides
         ]
     total = None
+    done = _progress(config, mode, ds.num_test, len(views))  # multiscale: a pass per scale
     for v in views:
-        probs, labels = _averaged_scores(net, v.batch(batch if fixed_size else 1))
+        probs, labels = _averaged_scores(on_views(net), v.batch(batch if fixed_size else 1), done)
         total = probs if total is None else total + probs
-    return _finish(workdir, mode, _errors(total, labels), len(labels))
+    return total / len(views), labels
 
 
 def _finish(workdir, mode, errors, n) -> dict:
     result = {"mode": mode, "images": n, **errors}
     atomic.atomic_write_json(os.path.join(workdir, f"eval_{mode}.json"), result)
-    print(
-        f"{mode}: top-1 error {errors['top1_error']:.2f}%, top-5 error "
-        f"{errors['top5_error']:.2f}% on {n} test images",
-        flush=True,
-    )
     return result
+
+
+def result_line(result: dict) -> str:
+    """The one-line summary a command prints (or logs) for an evaluation's result."""
+    return (
+        f"{result['mode']}: top-1 error {result['top1_error']:.2f}%, top-5 error "
+        f"{result['top5_error']:.2f}% on {result['images']} test images"
+    )

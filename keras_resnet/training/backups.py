@@ -23,9 +23,9 @@ import contextlib
 import glob
 import hashlib
 import json
+import logging
 import os
 import re
-import sys
 
 import tensorflow as tf
 
@@ -70,7 +70,7 @@ class BackupStore:
         if keep < 2:
             raise ValueError(f"keep must be at least 2 (a fallback generation), got {keep}.")
         self.directory, self.keep = directory, keep
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or logging.getLogger(__name__).warning
         self.last_good: tuple[str, int] | None = None  # (path, step) restored or saved
 
     def steps(self) -> list[int]:
@@ -144,7 +144,7 @@ class BackupStore:
             except CorruptBackup as e:
                 problems.append(str(e))
                 bad += [path, _manifest(path)] if managed else []
-                self.log(f"warning: backup {e}; falling back to the previous one")
+                self.log(f"backup {e}; falling back to the previous one")
                 continue
             for p in bad:  # set aside (kept for a look) so that rotation never keeps them
                 with contextlib.suppress(FileNotFoundError):

@@ -8,6 +8,7 @@ after the restart, with exactly the steps it had left: no epoch is run twice, no
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 
@@ -18,6 +19,8 @@ from keras_resnet.storage import atomic, faults
 from keras_resnet.training import backups
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingDiverged(UserError):
@@ -203,7 +206,7 @@ class LearningRate(_StepCounter):
             if error < self.c.warmup_error:
                 self.warmup_end = self.step
                 atomic.atomic_write_json(self.state_path, {"warmup_end_step": self.step})
-                print(f"\nwarm-up done at step {self.step} (train error {error:.1f}%)", flush=True)
+                logger.info(f"warm-up done at step {self.step} (train error {error:.1f}%)")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

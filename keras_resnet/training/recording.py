@@ -1,4 +1,9 @@
-"""Per-epoch records: metrics.csv, the best and last checkpoints, and a progress line with ETA.
+"""Per-epoch records: metrics.csv, the best and last checkpoints, and progress lines with ETA.
+
+Progress is logged (keras_resnet.cli.startup sets up the log) once per epoch and, when stdout
+is not a terminal (CI, nohup, Kubernetes: no Keras progress bar), also at least every
+`progress_every_s` seconds: step, running loss, images/s since the last line, ETA; and during
+validation, the batches done.
 
 On a restart, rows of epochs that the restored backup had not finished are dropped before
 training goes on, so metrics.csv never holds an epoch twice nor skips one.
@@ -6,6 +11,7 @@ training goes on, so metrics.csv never holds an epoch twice nor skips one.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import statistics
@@ -13,6 +19,7 @@ import time
 
 import keras
 
+from keras_resnet.training import progress
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
 
@@ -35,13 +42,6 @@ def _error(logs, key):
     return round(100.0 * (1.0 - float(logs[key])), 4) if key in logs else ""
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
-
-
 def median_images_per_sec(rows) -> float:
     """Median over epochs: robust to the first epoch's graph tracing and XLA compilation."""
     rates = [float(r["images_per_sec"]) for r in rows if r.get("images_per_sec") not in ("", None)]
@@ -50,14 +50,35 @@ def median_images_per_sec(rows) -> float:
 
 class EpochRecorder(keras.callbacks.Callback):
     """Writes metrics.csv and checkpoints/{last,best}.keras (atomically) after every epoch,
-    and prints one line per epoch with the errors, images/s and the run's ETA."""
+    and logs one line per epoch with the errors, images/s and the run's ETA; with
+    `progress_every_s` > 0 and no terminal on stdout (`terminal=None`: stdout's), also a line at
+    least that often within an epoch.
 
-    def __init__(self, workdir, *, epochs, total_steps, global_batch, initial_epoch=0, log=None):
+    best.keras is chosen on the validation error only when there is a validation split
+    (`select_best`): without one, the per-epoch "val" numbers are the test set's, and picking
+    a checkpoint on them would be test-set selection, so only last.keras is written."""
+
+    def __init__(
+        self,
+        workdir,
+        *,
+        epochs,
+        total_steps,
+        global_batch,
+        initial_epoch=0,
+        log=None,
+        select_best=True,
+        progress_every_s=0.0,
+        terminal=None,
+    ):
         super().__init__()
+        terminal = progress.stdout_is_terminal() if terminal is None else terminal
+        self.progress_every_s = 0.0 if terminal else float(progress_every_s)  # a bar shows it
+        self.select_best = select_best
         self.initial_epoch = initial_epoch
         self.workdir, self.epochs, self.total_steps = workdir, epochs, total_steps
         self.global_batch = global_batch
-        self.log = log or (lambda line: print(line, flush=True))
+        self.log = log or logging.getLogger(__name__).info
         self.checkpoints = os.path.join(workdir, wd.CHECKPOINTS)
 
     def on_train_begin(self, logs=None):
@@ -68,6 +89,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.best = min(errors, default=math.inf)
         self.step = self.start_step = optimizer_step(self.model)
         self.start_time = time.time()
+        self.throttle = progress.Throttle(self.progress_every_s)
         os.makedirs(self.checkpoints, exist_ok=True)
         if self.step:
             where = f"epoch {done + 1}/{self.epochs}" if done < self.epochs else "training done"
@@ -76,10 +98,26 @@ class EpochRecorder(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = self.last_batch = time.time()
         self.epoch_first_step = self.step
+        self.epoch = epoch
+        self.window = (self.epoch_start, self.step)  # images/s of a progress line: since here
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         self.last_batch = time.time()
+        if self.throttle.due():
+            self.log(self._progress_line(logs or {}))
+
+    def on_test_begin(self, logs=None):
+        self.val_batches = 0
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.val_batches += 1  # validation inside fit: a long one gets lines too
+        if self.throttle.due():
+            elapsed, eta = self._elapsed_and_eta()
+            self.log(
+                f"epoch {self.epoch + 1}/{self.epochs} validating: batch {self.val_batches} | "
+                f"elapsed {progress.duration(elapsed)} ETA {progress.duration(eta)}"
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -102,16 +140,34 @@ class EpochRecorder(keras.callbacks.Callback):
         wd.write_metrics(self.workdir, self.rows, FIELDS)
         last = os.path.join(self.checkpoints, "last.keras")
         wd.save_model_atomic(self.model, last, fault="checkpoint")
-        if row["val_top1_error"] != "" and row["val_top1_error"] < self.best:
+        if self.select_best and row["val_top1_error"] != "" and row["val_top1_error"] < self.best:
             self.best = row["val_top1_error"]
             best = os.path.join(self.checkpoints, "best.keras")
             wd.save_model_atomic(self.model, best, fault="checkpoint")
         self.log(self._line(row))
 
-    def _line(self, row) -> str:
+    def _elapsed_and_eta(self) -> tuple[float, float]:
+        """Since this (re)start; the ETA assumes the rest runs at the average pace so far,
+        validation and checkpoints included."""
         elapsed = time.time() - self.start_time
         done = self.step - self.start_step
         eta = elapsed / done * (self.total_steps - self.step) if done else math.nan
+        return elapsed, eta
+
+    def _progress_line(self, logs) -> str:
+        now, (since, first_step) = time.time(), self.window
+        self.window = (now, self.step)
+        rate = (self.step - first_step) * self.global_batch / max(now - since, 1e-9)
+        elapsed, eta = self._elapsed_and_eta()
+        loss = f"loss {float(logs['loss']):.4f} | " if "loss" in logs else ""
+        return (
+            f"epoch {self.epoch + 1}/{self.epochs} step {self.step}/{self.total_steps} | "
+            f"{loss}{rate:.0f} img/s | elapsed {progress.duration(elapsed)} "
+            f"ETA {progress.duration(eta)}"
+        )
+
+    def _line(self, row) -> str:
+        elapsed, eta = self._elapsed_and_eta()
         val = (
             f" | val top-1 err {row['val_top1_error']:.2f}%" if row["val_top1_error"] != "" else ""
         )
@@ -119,6 +175,6 @@ class EpochRecorder(keras.callbacks.Callback):
         return (
             f"epoch {row['epoch']}/{self.epochs} step {self.step}/{self.total_steps} | "
             f"loss {row['loss']:.4f} | top-1 err {row['top1_error']:.2f}%{val} | "
-            f"lr {float(row['learning_rate'] or 0):.4g}{rate} | elapsed {_duration(elapsed)} "
-            f"ETA {_duration(eta) if math.isfinite(eta) else '?'}"
+            f"lr {float(row['learning_rate'] or 0):.4g}{rate} | "
+            f"elapsed {progress.duration(elapsed)} ETA {progress.duration(eta)}"
         )

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import logging
 import math
 import os
 import shutil
-import sys
 import time
 
 import keras
@@ -30,9 +30,19 @@ from keras_resnet.models import registry
 from keras_resnet.models.fused_bn import use_fused_batchnorm
 from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic
-from keras_resnet.training import backups, distribute, inputs, interrupts, recording
+from keras_resnet.training import (
+    backups,
+    devices,
+    distribute,
+    inputs,
+    interrupts,
+    progress,
+    recording,
+)
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import workdir as wd
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +116,7 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
 
 def _tensorboard(workdir: str) -> keras.callbacks.Callback:
     if importlib.util.find_spec("tensorboard") is None:  # TF 2.21 no longer pulls it in
-        print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+        logger.warning("tensorboard is not installed: no TensorBoard logs (pip install it)")
         return keras.callbacks.Callback()
     return keras.callbacks.TensorBoard(os.path.join(workdir, wd.TENSORBOARD), write_graph=False)
 
@@ -133,6 +143,8 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
             total_steps=run.total_steps,
             global_batch=config.batch_size,
             initial_epoch=initial_epoch,
+            select_best=config.data.val_split > 0,  # never choose a checkpoint on the test set
+            progress_every_s=config.progress_every_s,
         ),
         backup,  # after the recorder: an epoch's row is written before its backup
         graceful,  # after the backup: on SIGTERM, the epoch-end backup is already saved
@@ -148,14 +160,24 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
         validation_data=ds.val,
         shuffle=False,  # the pipeline shuffles
         callbacks=callbacks,
-        verbose=1 if sys.stdout.isatty() else 0,
+        verbose=1 if progress.stdout_is_terminal() else 0,  # else EpochRecorder's lines
     )
     train_time = time.time() - start
     if multi_worker:
         distribute.average_non_trainable(model, strategy)
     wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL), fault="model")
-    test = model.evaluate(ds.test, return_dict=True, verbose=0)
+    testing = progress.Progress(
+        "testing", _batches(ds.test), unit="batches", every_s=config.progress_every_s
+    )
+    test = model.evaluate(
+        ds.test, return_dict=True, verbose=0, callbacks=[progress.BatchProgress(testing)]
+    )
     return model, test, train_time
+
+
+def _batches(dataset) -> int | None:
+    n = int(dataset.cardinality())
+    return n if n >= 0 else None  # unknown or infinite
 
 
 def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
@@ -168,7 +190,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
     if wd.check_config(own_dir, config_dict):
         results = atomic.read_json(os.path.join(own_dir, wd.RESULTS))
         if results is not None:
-            print(f"{own_dir} is already trained: {results}", flush=True)
+            logger.info(f"{own_dir} is already trained; nothing to do")
             return results
     with interrupts.GracefulStop() as graceful:  # from the first write to the last
         try:
@@ -181,19 +203,23 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
 
 
 def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
-    source = inputs.source_for_config(config)
+    source = inputs.source_for_config(config)  # the last check that can refuse the run
+    devices.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config.to_dict())
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
+    if source.class_names:  # export serves them with the model (keras_resnet.export)
+        names = "".join(f"{n}\n" for n in source.class_names)
+        atomic.atomic_write_text(os.path.join(own_dir, "class_names.txt"), names)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)
     run = plan(config, source.num_train - config.data.val_split, ds.steps_per_epoch)
-    print(
+    logger.info(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
         f"test images, {run.epochs} epoch(s) of {ds.steps_per_epoch} steps ({run.total_steps} "
-        f"steps), batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s), "
-        f"lr {run.base_lr:g}",
-        flush=True,
+        f"steps), batch {config.batch_size} on {strategy.num_replicas_in_sync} replica(s) of "
+        f"{type(strategy).__name__}, "
+        f"lr {run.base_lr:g}"
     )
     backup = graceful.backup = cb.ResumableBackup(
         os.path.join(own_dir, wd.BACKUP),
@@ -225,10 +251,14 @@ def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
     atomic.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results, fault="results")
     # Only now is the backup no longer needed: a kill before this line resumes at the end.
     shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
-    print(
+    return results
+
+
+def result_line(results: dict, workdir: str) -> str:
+    """The one-line summary a command prints (or logs) when a run is done."""
+    return (
         f"test top-1 error {results['top1_error']:.2f}%, top-5 error "
         f"{results['top5_error']:.2f}% ({results['steps']} steps, {results['epochs']} epoch(s), "
-        f"{results['images_per_sec']:.0f} images/s); results in {own_dir}/{wd.RESULTS}",
-        flush=True,
+        f"{results['images_per_sec']:.0f} images/s); results in "
+        f"{os.path.join(workdir, wd.RESULTS)}"
     )
-    return results

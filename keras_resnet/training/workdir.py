@@ -19,8 +19,8 @@ import io
 import json
 import os
 
+from keras_resnet.configs.base import REPORTING_ONLY
 from keras_resnet.errors import UserError
-from keras_resnet.models.fused_bn import standard_batchnorm
 from keras_resnet.storage.atomic import (
     TEMP_PATTERNS,
     atomic_write,
@@ -41,10 +41,10 @@ SCHEDULE_STATE = "schedule_state.json"
 
 def save_model_atomic(model, path: str, fault: str | None = None) -> None:
     """`model.save` to `<dir>/.tmp-<name>` (Keras wants the .keras suffix), then rename. Fused
-    BN layers are saved as the standard Keras layer they compute, so the file opens anywhere."""
+    BN layers are standard Keras layers on disk (keras_resnet.models.fused_bn), so the file
+    opens anywhere."""
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
-    with standard_batchnorm(model):
-        atomic_write(path, model.save, fault, tmp=tmp)
+    atomic_write(path, model.save, fault, tmp=tmp)
 
 
 def remove_stale_temps(workdir: str) -> list[str]:
@@ -79,12 +79,17 @@ def _differences(old: dict, new: dict, prefix="") -> list[str]:
 def check_config(workdir: str, config_dict: dict) -> bool:
     """Raises UserError if `workdir` holds a run of another config; True if it holds this one.
 
-    Reading only: nothing is written, so a refused rerun leaves the old run untouched.
+    Reading only: nothing is written, so a refused rerun leaves the old run untouched. Keys
+    that only change reporting (configs.base.REPORTING_ONLY) may differ.
     """
     old = read_json(os.path.join(workdir, CONFIG))
     if old is None:
         return False
-    diff = _differences(old, _normalised(config_dict))
+    new = _normalised(config_dict)
+    for key in REPORTING_ONLY:
+        old.pop(key, None)
+        new.pop(key, None)
+    diff = _differences(old, new)
     if diff:
         shown = "; ".join(diff[:3]) + (f"; and {len(diff) - 3} more" if len(diff) > 3 else "")
         raise UserError(
