@@ -62,7 +62,7 @@ def train_builtin(workdir: str, epochs: int) -> None:
 
 
 def train_keras_resnet(workdir: str, epochs: int) -> None:
-    """The project's training loop (keras_resnet.train) with the CIFAR recipe on digits."""
+    """The project's training loop (keras_resnet.training.train) with the CIFAR recipe on digits."""
     from keras_resnet.configs import cifar10
     from keras_resnet.training import train
 

@@ -133,7 +133,7 @@ def test_cli_from_workdir_reads_mean_and_labels(tmp_path, capsys):
     mean = np.full((SIZE, SIZE, 3), 0.25, np.float32)
     np.save(workdir / "mean.npy", mean)
     (workdir / "labels.txt").write_text("a\nb\nc\n")
-    # keras_resnet.train writes `scale` as a run-length factor: it must not touch the pixels.
+    # keras_resnet.training.train writes `scale` as a run-length factor: it must not touch the pixels.
     (workdir / "config.json").write_text(json.dumps({"model": "resnet8", "scale": 0.01}))
     export_dir = tmp_path / "models" / "run"
     for expected_version in (1, 2):

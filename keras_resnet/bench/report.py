@@ -100,7 +100,7 @@ def ratios(results: dict) -> dict:
             best = max(fast, key=lambda r: r["images_per_s"])
             _ratio(out, "resnet50_infer_fastest_mode_vs_float32", best, f32)
             out["resnet50_infer_fastest_mode"] = best["mode"]
-    for task in ("infer", "train"):  # what TF's fused BN kernel buys (keras_resnet.fused_bn)
+    for task in ("infer", "train"):  # what TF's fused BN kernel buys (keras_resnet.models.fused_bn)
         for mode in BEST_OF:
             fused = _rate(results, "keras_resnet", "resnet50", task, mode)
             plain = _rate(results, "keras_resnet_standard_bn", "resnet50", task, mode)

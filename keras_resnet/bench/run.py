@@ -121,7 +121,8 @@ def run(quick: bool, log=print, max_batch: bool = False) -> dict:
         log(f"{impl:>23} {model:>13} {task:>5} {mode:>8} b{batch:<3}: {images_per_s:8.1f} img/s "
             f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)")  # fmt: skip
 
-    def fused(name):  # as `make train` runs it: BN on TF's fused kernel (keras_resnet.fused_bn)
+    # As `make train` runs it: BN on TF's fused kernel (keras_resnet.models.fused_bn).
+    def fused(name):
         return keras_resnet.use_fused_batchnorm(keras_resnet.create_model(name))
 
     # keras_resnet as it trains, then (ResNet-50 only) with Keras' own BN: the fused kernel's gain.

@@ -13,7 +13,7 @@ centre-crop reproductions (fb.resnet.torch): ResNet-18 30.43%, -34 26.73%, -50 2
 
 - TFDS imagenet2012 needs ILSVRC2012_img_{train,val}.tar in its manual_dir.
 - SGD, momentum 0.9, batch 256, learning rate 0.1 x batch/256 (linear scaling), weight decay
-  1e-4 (coupled L2, see experiments/base.py), no dropout.
+  1e-4 (coupled L2, see base.py), no dropout.
 - The paper divides by 10 when the error plateaus (--config.lr_schedule=plateau); the default
   is the usual equivalent, epochs 30 and 60 of 90 (lr_boundaries 1/3 and 2/3).
 - Large batches: --config.warmup=linear ramps up over warmup_epochs (Goyal et al. 2017).

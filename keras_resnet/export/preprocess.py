@@ -118,7 +118,7 @@ def _first_existing(directory: str, names) -> str | None:
 def from_workdir(workdir: str, config: dict) -> dict:
     """Preprocessing fields a training workdir records; missing ones keep their defaults.
 
-    keras_resnet.train scales pixels by 1/255 and subtracts the per-pixel training mean it saves
+    keras_resnet.training.train scales pixels by 1/255 and subtracts the per-pixel training mean it saves
     as `mean.npy` (keras_resnet.data.preprocess), which are this module's defaults plus that
     file. Its config's `scale` is the run-length factor, not a pixel scale, so it is not read.
     Labels come from `labels`/`class_names` in the config, the `class_names.txt` training

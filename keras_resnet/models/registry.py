@@ -1,7 +1,7 @@
 """Model registry: every variant is data (stage sizes + block type), in the timm/flax manner.
 
 `create_model(name, **overrides)` looks a name up here and hands the spec to
-`keras_resnet.resnet.build_resnet`. Besides the registered names, any CIFAR depth of the
+`keras_resnet.models.resnet.build_resnet`. Besides the registered names, any CIFAR depth of the
 form 6n+2 (paper Section 4.2) is accepted, for example `resnet164` (n=27).
 """
 

@@ -5,7 +5,7 @@
 acts the COUNT-th time (1-based, counted in this process) that training reaches POINT:
 
     step        after an optimizer step (ResumableBackup)
-    backup      writing a step-level backup generation (keras_resnet.backups)
+    backup      writing a step-level backup generation (keras_resnet.training.backups)
     checkpoint  writing checkpoints/last.keras or best.keras (the epoch recorder)
     metrics     writing metrics.csv
     model       writing the final model.keras

@@ -48,7 +48,7 @@ class NanGuard(keras.callbacks.Callback):
 
 
 class ResumableBackup(keras.callbacks.Callback):
-    """Step-level backups that resume inside an epoch (storage: keras_resnet.backups).
+    """Step-level backups that resume inside an epoch (storage: keras_resnet.training.backups).
 
     Keras' BackupAndRestore restores only an epoch number, so a run killed mid-epoch would run
     that epoch's steps again, and it writes its files in place (see backups.py). Here:
@@ -58,7 +58,7 @@ class ResumableBackup(keras.callbacks.Callback):
       after the recorder in the list, so an epoch's metrics row is on disk before the backup
       that includes the epoch: a kill between the two only repeats the row. A save is never
       made at an epoch's last step before the epoch ends (its row would then be lost).
-    - `save_now()` is for SIGTERM / Ctrl-C (keras_resnet.interrupts).
+    - `save_now()` is for SIGTERM / Ctrl-C (keras_resnet.training.interrupts).
     - The backup outlives `fit`; `train_and_evaluate` deletes it once results are on disk.
     """
 

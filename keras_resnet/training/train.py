@@ -94,7 +94,7 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         input_shape=input_shape,
         shortcut=config.shortcut,
         variant=config.variant,
-        weight_decay=config.weight_decay,  # coupled L2 (see experiments/base.py)
+        weight_decay=config.weight_decay,  # coupled L2 (see keras_resnet/configs/base.py)
     )
     if config.fused_batchnorm:
         use_fused_batchnorm(model)
