@@ -27,7 +27,7 @@ from keras_resnet.imaging.classes import CIFAR10_NAMES, imagenet_class_names
 
 # File names a training workdir may use; the first that exists wins.
 MEAN_FILES = ("mean.npy", "pixel_mean.npy", "mean_image.npy", "per_pixel_mean.npy")
-LABEL_FILES = ("labels.txt", "class_names.txt")
+LABEL_FILES = ("labels.txt", "class_names.txt")  # the second is training.workdir.CLASS_NAMES
 # Class names of the datasets keras_resnet.data knows, by the `dataset` a config names.
 # Workdirs written before training recorded class_names.txt fall back on these.
 DATASET_LABELS = {

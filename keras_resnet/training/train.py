@@ -194,7 +194,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
             return results
     with interrupts.GracefulStop() as graceful:  # from the first write to the last
         try:
-            return _run(config, spec, strategy, workdir, own_dir, graceful)
+            return _run(config, config_dict, spec, strategy, workdir, own_dir, graceful)
         except atomic.DiskFull as e:
             raise atomic.DiskFull(
                 f"{e}; {graceful.describe_backup()}. Free some space and rerun the same "
@@ -202,14 +202,14 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
             ) from None
 
 
-def _run(config, spec, strategy, workdir, own_dir, graceful) -> dict:
+def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dict:
     source = inputs.source_for_config(config)  # the last check that can refuse the run
     devices.log_devices()  # after every check: a refused run's error stays one line
-    wd.write_config(own_dir, config.to_dict())
+    wd.write_config(own_dir, config_dict)
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
     if source.class_names:  # export serves them with the model (keras_resnet.export)
         names = "".join(f"{n}\n" for n in source.class_names)
-        atomic.atomic_write_text(os.path.join(own_dir, "class_names.txt"), names)
+        atomic.atomic_write_text(os.path.join(own_dir, wd.CLASS_NAMES), names)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)

@@ -37,6 +37,7 @@ CHECKPOINTS = "checkpoints"
 BACKUP = "backup"
 TENSORBOARD = "tensorboard"
 SCHEDULE_STATE = "schedule_state.json"
+CLASS_NAMES = "class_names.txt"  # one per line, served with the model by export
 
 
 def save_model_atomic(model, path: str, fault: str | None = None) -> None:
