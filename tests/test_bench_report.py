@@ -167,29 +167,3 @@ def test_memory_is_reported_per_workload():
     assert "(22.0 GiB), keras_resnet: 144 (batch 160 did not fit; linear estimate 192" in text
     assert "Largest training batch, pytorch: not found (batch 32 and 64 peaks not measured)" in text
     assert "Peak RSS of a ResNet-50 training process" not in text  # the old whole-process figure
-
-
-def test_largest_batch_search_is_bounded(monkeypatch):
-    from keras_resnet.bench import memory
-
-    runs = []
-
-    def fake_run(impl, task, batch, *, steps=2, limit_mib=None):
-        runs.append(batch)
-        return {"peak_rss_mib": 100.0 * batch} if batch <= 150 else {"error": "over"}
-
-    monkeypatch.setattr(memory, "run_workload", fake_run)
-    monkeypatch.setattr(memory, "budget_mib", lambda: 14_000.0)
-    rows = [{"impl": "keras_resnet", "task": "train", "batch": 32, "peak_rss_mib": 4000.0},
-            {"impl": "keras_resnet", "task": "train", "batch": 64, "peak_rss_mib": 6000.0}]  # fmt: skip
-    found = memory.largest_batch("keras_resnet", rows, trials=4, log=lambda m: None)
-    assert runs == [192, 128, 160, 144]  # the linear guess (62.5 MiB an image), then bisection
-    assert (found["largest_batch"], found["smallest_failing"]) == (144, 160)
-    # A machine short of memory for other reasons ends the search: it says nothing of the batch.
-    monkeypatch.setattr(memory, "run_workload", lambda *a, **k: {"error": "machine below 512"})
-    found = memory.largest_batch("keras_resnet", rows, log=lambda m: None)
-    assert (found["largest_batch"], found["smallest_failing"], len(found["trials"])) == (
-        64,
-        None,
-        1,
-    )

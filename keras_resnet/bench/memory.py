@@ -7,24 +7,31 @@ layout both frameworks share) and runs `steps` steps of one workload reports its
 
     python -m keras_resnet.bench.memory keras_resnet|pytorch train|infer BATCH [STEPS]
 
-prints {"peak_rss_mib": ...} as JSON. `largest_batch` searches, in a bounded number of such
-runs, for the largest training batch whose peak stays within this machine's memory.
+prints {"peak_rss_mib": ...} as JSON. `largest_batch` searches, with such runs, for the largest
+training batch whose peak stays within the memory this machine has for it (`search`: bisection
+to within STEP images).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import psutil
 
+logger = logging.getLogger(__name__)
+
 IMPLS = ("keras_resnet", "pytorch")
 WORKLOADS = [("train", 32), ("train", 64), ("infer", 32)]
-RESERVE_MIB = 1024  # left to the OS and everything else: "fits" means peak <= total - this
+RESERVE_MIB = 1024  # left to the OS and everything else: "fits" means peak <= available - this
 MIN_AVAILABLE_MIB = 512  # below this the machine is short for everyone: stop the trial
+STEP = 8  # the search's granularity, in images
+MAX_TRIALS = 10  # bisects a first miss up to 2**9 steps wide; a run takes ~1-2 min on 2 cores
 
 
 def _keras_workload(task: str, batch: int, steps: int) -> None:
@@ -85,8 +92,27 @@ def child_main(argv: list[str]) -> int:
 
 
 def budget_mib() -> float:
-    """This machine's memory less a reserve: what one workload may use if it has it alone."""
-    return psutil.virtual_memory().total / 2**20 - RESERVE_MIB
+    """The memory available now less a reserve: what one workload may use beside this process,
+    the OS and whoever else is on the machine.
+
+    Not the machine's total less the reserve: that counted what the others hold (this process
+    alone holds TensorFlow) as the child's to use, so a batch too large for the machine took it
+    below MIN_AVAILABLE_MIB before reaching that limit, and the watchdog's stop read as the
+    machine's shortage (inconclusive: the search ended there), not as the batch not fitting."""
+    return psutil.virtual_memory().available / 2**20 - RESERVE_MIB
+
+
+def stop_reason(rss, available, limit_mib, elapsed_s, timeout_s) -> str | None:
+    """Why the watchdog stops a child (its RSS and the machine's available memory in MiB),
+    or None. Over its limit comes first: a child whose own growth ran the machine short is
+    over the limit (its batch does not fit); "machine below" then means someone else grew."""
+    if limit_mib and rss > limit_mib:
+        return f"over {limit_mib:.0f} MiB"
+    if available < MIN_AVAILABLE_MIB:
+        return f"machine below {MIN_AVAILABLE_MIB} MiB available (at {rss:.0f} MiB)"
+    if elapsed_s > timeout_s:
+        return f"timed out after {timeout_s:.0f} s"
+    return None
 
 
 def run_workload(
@@ -104,16 +130,14 @@ def run_workload(
     )
     proc, why, start = psutil.Process(child.pid), None, time.monotonic()
     while child.poll() is None:
+        # Available memory before the child's RSS, which can then only be larger: a child that
+        # ran the machine short by itself reads as over its limit, never as the machine short.
+        available = psutil.virtual_memory().available / 2**20
         try:
             rss = proc.memory_info().rss / 2**20
         except psutil.NoSuchProcess:
             break
-        if limit_mib and rss > limit_mib:
-            why = f"over {limit_mib:.0f} MiB"
-        elif psutil.virtual_memory().available / 2**20 < MIN_AVAILABLE_MIB:
-            why = f"machine below {MIN_AVAILABLE_MIB} MiB available (at {rss:.0f} MiB)"
-        elif time.monotonic() - start > timeout_s:
-            why = f"timed out after {timeout_s:.0f} s"
+        why = stop_reason(rss, available, limit_mib, time.monotonic() - start, timeout_s)
         if why:
             child.kill()
             break
@@ -127,53 +151,78 @@ def run_workload(
     return json.loads(out.strip().splitlines()[-1])
 
 
-def measure(log=print, impls=IMPLS) -> list[dict]:
+def measure(impls=IMPLS) -> list[dict]:
     """Peak RSS of each workload (training at batch 32 and 64, inference at 32), each impl."""
     rows = []
     for impl in impls:
         for task, batch in WORKLOADS:
             result = run_workload(impl, task, batch)
             rows.append({"impl": impl, "task": task, "batch": batch, **result})
-            log(f"peak RSS {impl} {task} batch {batch}: {result}")
+            logger.info(f"peak RSS {impl} {task} batch {batch}: {result}")
     return rows
 
 
-def largest_batch(impl: str, rows: list[dict], *, trials: int = 4, log=print) -> dict:
-    """The largest training batch whose peak RSS stays within `budget_mib()`, found in at most
-    `trials` runs: a guess from the measured batch-32 and batch-64 peaks (memory grows about
-    linearly with the batch), then bisection, in multiples of 8."""
+def search(
+    fits: Callable[[int], bool | None],
+    good: int,
+    first: int,
+    *,
+    step: int = STEP,
+    max_trials: int = MAX_TRIALS,
+) -> dict:
+    """The largest batch for which `fits(batch)` holds, from `good` (known to fit) and a first
+    candidate, in multiples of `step`: larger and larger steps up while trials fit, then
+    bisection between the largest that fit and the smallest that did not, until they are
+    `step` apart. `fits` returns None for an inconclusive trial (the machine, not the batch,
+    ran short): the search stops there, and says so in "stopped", as it does after `max_trials`.
+
+    Pure: `fits` runs the trials, so the search is tested without starting a process."""
+    bad = stopped = grow = None
+    candidate = first
+    for _ in range(max_trials):
+        verdict = fits(candidate)
+        if verdict is None:
+            stopped = f"inconclusive trial at batch {candidate}"
+            break
+        if verdict:
+            good = candidate
+        else:
+            bad = candidate
+        if bad is not None and bad - good <= step:
+            break
+        if bad is None:  # about 1/8 more at first (the linear guess is usually close), doubling
+            grow = max(step, good // 8 // step * step) if grow is None else 2 * grow
+            candidate = good + grow
+        else:
+            candidate = good + max(step, (bad - good) // 2 // step * step)
+    else:
+        stopped = f"after {max_trials} trials"
+    return {"largest_batch": good, "smallest_failing": bad, "stopped": stopped}
+
+
+def largest_batch(impl: str, rows: list[dict], *, max_trials: int = MAX_TRIALS) -> dict:
+    """The largest training batch whose peak RSS stays within `budget_mib()`: a guess from the
+    measured batch-32 and batch-64 peaks (memory grows about linearly with the batch), then
+    `search`, each trial a run of its own under the watchdog. Same path for every impl."""
     peaks = {r["batch"]: r.get("peak_rss_mib") for r in rows
              if r["impl"] == impl and r["task"] == "train"}  # fmt: skip
     if not peaks.get(32) or not peaks.get(64):
         return {"error": "batch 32 and 64 peaks not measured"}
     limit = budget_mib()
     per_image = max((peaks[64] - peaks[32]) / 32, 1.0)
-    guess = int(64 + (limit - peaks[64]) / per_image) // 8 * 8
-    fits, fails, tried = 64, None, []
-    candidate = max(guess, 72)
-    for _ in range(trials):
-        result = run_workload(impl, "train", candidate, limit_mib=limit)
-        tried.append({"batch": candidate, **result})
-        log(f"largest batch search {impl}: batch {candidate}: {result}")
+    guess = int(64 + (limit - peaks[64]) / per_image) // STEP * STEP
+    tried = []
+
+    def fits(batch: int) -> bool | None:
+        result = run_workload(impl, "train", batch, limit_mib=limit)
+        tried.append({"batch": batch, **result})
+        logger.info(f"largest batch search {impl}: batch {batch}: {result}")
         if "error" in result and "machine below" in result["error"]:
-            break  # inconclusive: the machine, not this batch, ran short
-        if "error" in result:
-            fails = candidate
-        else:
-            fits = candidate
-        if fails is None:
-            candidate = fits + max(8, fits // 8 // 8 * 8)
-        elif fails - fits <= 8:
-            break
-        else:
-            candidate = (fits + fails) // 2 // 8 * 8
-    return {
-        "largest_batch": fits,
-        "smallest_failing": fails,
-        "linear_estimate": guess,
-        "budget_mib": round(limit),
-        "trials": tried,
-    }
+            return None  # inconclusive: the machine, not this batch, ran short
+        return "error" not in result
+
+    found = search(fits, 64, max(guess, 64 + STEP), max_trials=max_trials)
+    return {**found, "linear_estimate": guess, "budget_mib": round(limit), "trials": tried}
 
 
 if __name__ == "__main__":

@@ -191,11 +191,14 @@ def _memory_lines(memory: dict) -> list[str]:
             lines.append(f"\nLargest training batch, {impl}: not found ({found['error']}).")
             continue
         fails = found["smallest_failing"]
+        # A search that ended before its bounds met says so: its batch is a lower bound only.
+        stopped = f"; search stopped: {found['stopped']}" if found.get("stopped") else ""
         lines.append(
-            f"\nLargest training batch within this machine's memory less 1 GiB "
+            f"\nLargest training batch within this machine's available memory less 1 GiB "
             f"({found['budget_mib'] / 1024:.1f} GiB), {impl}: {found['largest_batch']} "
             f"({'batch ' + str(fails) + ' did not fit' if fails else 'no larger batch tried'}; "
-            f"linear estimate {found['linear_estimate']}; {len(found['trials'])} trial runs)."
+            f"linear estimate {found['linear_estimate']}; {len(found['trials'])} trial runs"
+            f"{stopped})."
         )
     return lines
 

@@ -7,16 +7,19 @@ is a ratio of two numbers from the same run: these machines are shared and noisy
 numbers from different runs are not comparable.
 
 Writes a Markdown table to stdout and to `bench/results-<host>.md`, and the raw numbers to
-`bench/results-<host>.json`.
+`bench/results-<host>.json`. Progress is logged (`logger`), on stderr in the command line.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
 import time
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 # (model, image size, batch) as the benchmark issue asks: ImageNet ResNet-50 and CIFAR ResNet-20.
 WORKLOADS = {"resnet50": (224, 32), "resnet20": (32, 256)}
@@ -70,22 +73,22 @@ def _machine() -> dict:
     }
 
 
-def _memory(s: dict, max_batch: bool, log) -> dict:
+def _memory(s: dict, max_batch: bool) -> dict:
     """Per-workload peaks, each in a fresh child process. Run first, while this process holds
     little memory: a child may then use the machine's memory as it would alone."""
     from keras_resnet.bench import memory
 
     if not (s["memory"] or max_batch):
         return {}
-    out = {"workloads": memory.measure(log=log)}
+    out = {"workloads": memory.measure()}
     if max_batch:
         out["largest_batch"] = {
-            impl: memory.largest_batch(impl, out["workloads"], log=log) for impl in memory.IMPLS
+            impl: memory.largest_batch(impl, out["workloads"]) for impl in memory.IMPLS
         }
     return out
 
 
-def run(quick: bool, log=print, max_batch: bool = False) -> dict:
+def run(quick: bool, max_batch: bool = False) -> dict:
     import keras
 
     import keras_resnet
@@ -93,15 +96,19 @@ def run(quick: bool, log=print, max_batch: bool = False) -> dict:
     from keras_resnet.bench import pipeline as bench_pipeline
     from keras_resnet.bench import report as bench_report
     from keras_resnet.bench import timing as bl
+    from keras_resnet.training import devices
 
     s = _settings(quick)
     timing = {k: s[k] for k in ("min_time", "warmup", "max_iters")}
+    devices.log_devices()  # as training logs them: where the numbers below come from
+    what = "--quick" if quick else "full run"
+    logger.info(f"benchmark: {what}{', with --max_batch' if max_batch else ''}")
     results: dict = {"machine": _machine(), "quick": quick, "peak_gflops": {}, "rows": []}
     results["peers"] = peers.available()
-    results["memory"] = _memory(s, max_batch, log)
+    results["memory"] = _memory(s, max_batch)
     for dtype in ("float32", "bfloat16"):
         results["peak_gflops"][dtype] = bl.matmul_peak_gflops(dtype, min_time=s["min_time"] * 2)
-        log(f"matmul peak {dtype}: {results['peak_gflops'][dtype]:.0f} GFLOP/s")
+        logger.info(f"matmul peak {dtype}: {results['peak_gflops'][dtype]:.0f} GFLOP/s")
 
     def record(impl, model, task, mode, images_per_s, macs, batch):
         # A training step is counted as 3x the forward FLOPs (forward + two backward GEMMs).
@@ -118,8 +125,10 @@ def run(quick: bool, log=print, max_batch: bool = False) -> dict:
             "pct_of_peak": round(100 * gflops / peak, 1),
         }
         results["rows"].append(row)
-        log(f"{impl:>23} {model:>13} {task:>5} {mode:>8} b{batch:<3}: {images_per_s:8.1f} img/s "
-            f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)")  # fmt: skip
+        logger.info(
+            f"{impl:>23} {model:>13} {task:>5} {mode:>8} b{batch:<3}: {images_per_s:8.1f} img/s "
+            f"({gflops:.0f} GFLOP/s, {row['pct_of_peak']:.0f}% of peak)"
+        )
 
     # As `make train` runs it: BN on TF's fused kernel (keras_resnet.models.fused_bn).
     def fused(name):
@@ -170,12 +179,12 @@ def run(quick: bool, log=print, max_batch: bool = False) -> dict:
                 threads=os.cpu_count() or 1,
             )
             if rate is None:
-                log("torch not installed: PyTorch peer skipped")
+                logger.info("torch not installed: PyTorch peer skipped")
                 break
             record("pytorch", "resnet50", task, "bf16" if bf16 else "float32", rate, macs50, 32)
 
     # The exported model as TF Serving runs it, beside ONNX Runtime and OpenVINO (same net).
-    served.measure(record, s, log=log)
+    served.measure(record, s, log=logger.info)
 
     step = {
         r["model"]: r["images_per_s"]
@@ -184,7 +193,7 @@ def run(quick: bool, log=print, max_batch: bool = False) -> dict:
     }
     results["pipeline"] = bench_pipeline.measure(
         quick=quick,
-        log=log,
+        log=logger.info,
         step_rates={"cifar10": step.get("resnet20"), "imagenet_jpeg": step.get("resnet50")},
     )
     results["ratios"] = bench_report.ratios(results)

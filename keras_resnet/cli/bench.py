@@ -1,18 +1,25 @@
 """`keras-resnet-bench` (`make bench`): throughput against the machine's matmul peak and peers.
 
-    keras-resnet-bench [--quick] [--max_batch] [--out_dir=bench]
+    keras-resnet-bench [--quick] [--max_batch] [--out_dir=bench] [--verbosity=0]
 
-What is measured and how is described in keras_resnet.bench.run.
+What is measured and how is described in keras_resnet.bench.run. The log (devices, each
+measurement as it lands) goes to stderr at `--verbosity` (-1 warnings only, 0 info, 1 debug);
+stdout gets the result, the Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
+
+from keras_resnet.cli import common, startup
+
+logger = logging.getLogger(__name__)
 
 
 def main(argv=None) -> int:
@@ -22,29 +29,35 @@ def main(argv=None) -> int:
         "--max_batch",
         action="store_true",
         help="also search for the largest ResNet-50 training batch that fits in this machine's "
-        "memory, ours and PyTorch's (up to 4 runs each; ~10 min more on 2 cores)",
+        "memory, ours and PyTorch's (bisection to within 8 images: up to 10 runs each, "
+        "~1-2 min a run on 2 cores)",
     )
     parser.add_argument("--out_dir", default="bench", help="where results-<host>.{json,md} go")
+    parser.add_argument(
+        "--verbosity",
+        type=int,
+        default=0,
+        choices=(-1, 0, 1),
+        help="log level: -1 warnings only, 0 info, 1 debug (default: 0)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    common.quiet_tensorflow()
+    startup.use_absl_logging(verbosity=args.verbosity)
     from keras_resnet.bench import report as bench_report
     from keras_resnet.bench.run import run
 
     start = time.time()
-
-    def log(message):  # with the elapsed time: what each part costs is part of the result
-        print(f"[{time.time() - start:4.0f} s] {message}", file=sys.stderr, flush=True)
-
-    results = run(args.quick, log=log, max_batch=args.max_batch)
+    results = run(args.quick, max_batch=args.max_batch)
     results["wall_s"] = round(time.time() - start, 1)
     table = bench_report.markdown(results)
-    print(table)
+    print(table, flush=True)  # stdout: the result, and only it
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"results-{results['machine']['host']}{'-quick' if args.quick else ''}"
     (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / f"{stem}.md").write_text(table + "\n")
-    print(f"\nwrote {out / stem}.json and .md in {results['wall_s']:.0f} s", file=sys.stderr)
+    logger.info(f"wrote {out / stem}.json and .md in {results['wall_s']:.0f} s")
     return 0
 
 

@@ -1,0 +1,52 @@
+"""`keras-resnet-bench` logs its progress, as training and evaluation do, and prints only the
+result (the Markdown table) on stdout. The measuring itself is a fake: nothing is timed here."""
+
+import logging
+
+from keras_resnet.bench import report as bench_report
+from keras_resnet.bench import run as bench_run
+from keras_resnet.cli import bench, common, startup
+
+RESULTS = {
+    "machine": {
+        "host": "h",
+        "cpu": "test cpu",
+        "cores": 2,
+        "gpus": [],
+        "tensorflow": "x",
+        "date": "d",
+    },
+    "quick": True,
+    "peak_gflops": {"float32": 100.0},
+    "rows": [],
+    "ratios": {},
+}
+
+
+def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, caplog, capsys):
+    levels = []
+    monkeypatch.setattr(common, "quiet_tensorflow", lambda: None)  # TensorFlow is not run here
+    # Not absl's handler on this process's root logger: caplog reads the records instead.
+    monkeypatch.setattr(
+        startup, "use_absl_logging", lambda verbosity=None: levels.append(verbosity)
+    )
+
+    def fake_run(quick, max_batch=False):
+        assert (quick, max_batch) == (True, False)
+        bench_run.logger.info("matmul peak float32: 100 GFLOP/s")
+        return dict(RESULTS)
+
+    monkeypatch.setattr(bench_run, "run", fake_run)
+    with caplog.at_level(logging.INFO):
+        assert bench.main(["--quick", f"--out_dir={tmp_path}", "--verbosity=-1"]) == 0
+    out = capsys.readouterr().out
+    assert out == bench_report.markdown(RESULTS) + "\n"
+    assert "matmul peak" not in out and "wrote" not in out
+    logged = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert ("keras_resnet.bench.run", logging.INFO, "matmul peak float32: 100 GFLOP/s") in logged
+    assert any(
+        name == "keras_resnet.cli.bench" and m.startswith(f"wrote {tmp_path}/results-h-quick.json")
+        for name, _, m in logged
+    ), logged
+    assert levels == [-1]  # --verbosity reaches absl's handler, as in the other commands
+    assert (tmp_path / "results-h-quick.md").read_text() == out
