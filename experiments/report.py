@@ -49,7 +49,7 @@ def mean_run(runs: list[dict]) -> dict:
     return {k: statistics.mean(r[k] for r in runs) for k in keys}
 
 
-def hardware() -> str:
+def machine() -> str:
     import tensorflow as tf
 
     cpu = platform.processor() or platform.machine()
@@ -164,14 +164,17 @@ def _columns(module) -> list:
     ]
 
 
-def markdown(module, runs: dict[str, list[dict]], command: str, wall_s: float) -> str:
-    """`runs` maps each model to its finished runs (one per seed with `--runs=N`)."""
+def markdown(
+    module, runs: dict[str, list[dict]], command: str, wall_s: float, hardware: str | None = None
+) -> str:
+    """`runs` maps each model to its finished runs (one per seed with `--runs=N`); `hardware`
+    describes the machine they ran on (default: this one)."""
     repeats = max((len(r) for r in runs.values()), default=1)
     lines = [
         f"# {module.TITLE}",
         "",
         f"- Command: `{command}`",
-        f"- Hardware: {hardware()}",
+        f"- Hardware: {hardware or machine()}",
         f"- Wall time of the runs reported: {wall_s / 60:.1f} min (sum of their training times)",
         f"- Runs per model: {repeats}"
         + (

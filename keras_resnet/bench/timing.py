@@ -1,42 +1,18 @@
-"""Measurement primitives for `make bench`: the machine's matmul peak, Keras and PyTorch
-inference/training throughput. Each returns plain numbers; `run.py` decides what to run and
+"""Measurement primitives for `make bench` that need TensorFlow: the machine's matmul peak and
+Keras inference/training throughput. Each returns plain numbers; `run.py` decides what to run and
 `report.py` reports ratios measured in the same run. Peak memory: `memory.py`."""
 
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
 from collections.abc import Callable
 
 import keras
 import tensorflow as tf
 
-
-@dataclasses.dataclass
-class Timing:
-    per_iter_s: float  # median seconds per iteration
-    iters: int
-
-    def rate(self, items_per_iter: int) -> float:
-        return items_per_iter / self.per_iter_s
-
-
-def time_fn(fn: Callable[[], object], *, warmup: int, min_time: float, max_iters: int) -> Timing:
-    """Median time of `fn()` after `warmup` calls, over at least 3 calls and `min_time` seconds.
-
-    The median, not the mean, because these machines are shared and noisy: one stalled
-    iteration should not move the result.
-    """
-    for _ in range(warmup):
-        fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < min_time and len(times) < max_iters):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), len(times))
+# The timer and the PyTorch peer need no TensorFlow: they live in `measure`, which the
+# accelerator benchmark also runs on machines without TensorFlow.
+from keras_resnet.bench.measure import Timing, time_fn, torch_resnet50_throughput  # noqa: F401
 
 
 def _sync(result) -> None:
@@ -113,47 +89,3 @@ def keras_throughput(
         return timing.rate(batch)
     finally:
         keras.mixed_precision.set_global_policy("float32")
-
-
-def torch_resnet50_throughput(
-    *, batch: int, train: bool, bf16: bool, min_time: float, threads: int, warmup: int = 2
-) -> float | None:
-    """Images/s of a PyTorch ResNet-50 (torchvision's layout) on the CPU, channels_last, with
-    optional bf16 autocast; None when torch is not installed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    try:
-        from torchvision.models import resnet50 as tv_resnet50  # the real peer, if importable
-
-        net = tv_resnet50()
-    except Exception:  # torchvision absent or broken beside this torch build
-        from keras_resnet.models.torch_reference import ARCHS, ResNet
-
-        net = ResNet(*ARCHS["resnet50"])
-    torch.set_num_threads(threads)
-    net = net.to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
-    y = torch.randint(0, 1000, (batch,))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
-    if train:
-        net.train()
-        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-        loss_fn = torch.nn.CrossEntropyLoss()
-
-        def fn():
-            opt.zero_grad(set_to_none=True)
-            with autocast:
-                loss = loss_fn(net(x), y)
-            loss.backward()
-            opt.step()
-
-    else:
-        net.eval()
-
-        def fn():
-            with torch.inference_mode(), autocast:
-                net(x)
-
-    return time_fn(fn, warmup=warmup, min_time=min_time, max_iters=30).rate(batch)
