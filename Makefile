@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help install test test-all lint format models train eval export serve predict demo bench bench-serving experiment clean
+.PHONY: help install test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -79,6 +79,9 @@ demo: install  ## Offline end to end: train on digits, export, serve, predict ov
 
 bench: install  ## Throughput benchmark against peers and the machine's peak (ARGS="--quick").
 	$(BIN)/keras-resnet-bench $(ARGS)
+
+bench-profile: install  ## Op-level profiles of the served model and its peers (bench/profile-<host>.md).
+	$(PY) -m keras_resnet.bench.profile $(ARGS)
 
 bench-serving: install  ## Serving benchmark: in-process vs REST vs gRPC.
 	$(PY) -m serving.benchmark $(ARGS)

@@ -171,7 +171,7 @@ def check(config) -> None:
 def run_table(module, models, overrides_, data_path, root, *, runs, budget_s) -> None:
     """Seed-major (every model's seed 0, then seed 1, ...), so a run cut short by `budget_s`
     still compares every model; finished runs are skipped on a rerun."""
-    data = dict(np.load(data_path))
+    data = dict(np.load(data_path, allow_pickle=False))
     num_classes = int(data["y_train"].max()) + 1
     deadline = time.monotonic() + budget_s
     nets = {}

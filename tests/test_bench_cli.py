@@ -2,6 +2,8 @@
 result (the Markdown table) on stdout. The measuring itself is a fake: nothing is timed here."""
 
 import logging
+import subprocess
+import sys
 
 from keras_resnet.bench import report as bench_report
 from keras_resnet.bench import run as bench_run
@@ -50,3 +52,22 @@ def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, ca
     ), logged
     assert levels == [-1]  # --verbosity reaches absl's handler, as in the other commands
     assert (tmp_path / "results-h-quick.md").read_text() == out
+
+
+def test_importing_the_peers_keeps_the_log_handlers():
+    """openvino's import drops the root logger's handlers: the benchmark's log lines after it
+    were lost. In a fresh process, as `keras-resnet-bench` imports it."""
+    code = (
+        "import logging\n"
+        "from keras_resnet.cli import startup\n"
+        "startup.use_absl_logging(verbosity=0)\n"
+        "before = list(logging.getLogger().handlers)\n"
+        "from keras_resnet.bench import peers\n"
+        "print(peers.available())\n"
+        "assert before and logging.getLogger().handlers == before, logging.getLogger().handlers\n"
+        "logging.getLogger('keras_resnet.bench.run').info('still logged')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'openvino': '" in out.stdout  # the real package was imported (a dev requirement)
+    assert "still logged" in out.stderr

@@ -76,6 +76,19 @@ def test_bfloat16_export_agrees_with_float32_on_digits(digits_exports):
     assert abs((bf16.argmax(-1) == labels).mean() - (f32.argmax(-1) == labels).mean()) <= 0.01
 
 
+def _graph_filters(path):
+    """The 4-D conv filters stored as constants in the SavedModel's functions (the (1, 1, 1, 3)
+    mean and std of the input excluded)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    library = saved.meta_graphs[0].graph_def.library.function
+    consts = [n.attr["value"].tensor for fn in library for n in fn.node_def if n.op == "Const"]
+    return [t for t in consts if len(t.tensor_shape.dim) == 4 and t.tensor_shape.dim[0].size > 1]
+
+
 def test_bfloat16_export_stores_bfloat16_weights_and_says_so(digits_exports):
     import json
 
@@ -85,5 +98,35 @@ def test_bfloat16_export_stores_bfloat16_weights_and_says_so(digits_exports):
         dtypes, shapes = reader.get_variable_to_dtype_map(), reader.get_variable_to_shape_map()
         kernels = {dtypes[name] for name, shape in shapes.items() if len(shape) == 4}  # convs
         assert kernels == {tf.as_dtype(precision)}
+        assert not _graph_filters(path)  # variables by default, not also constants
         with open(os.path.join(path, "assets.extra", "export_info.json")) as f:
             assert json.load(f)["precision"] == precision
+
+
+def test_weights_as_constants_export_is_the_same_model_with_constant_filters(
+    digits_exports, tmp_path
+):
+    """`--weights_as_constants`: the filters are graph constants (stored once, in bfloat16 for
+    a bfloat16 export), no conv weights are left as variables, and the outputs are those of
+    the default export."""
+    import json
+
+    paths, images, _ = digits_exports
+    run = os.path.dirname(os.path.dirname(paths["bfloat16"]))
+    out = str(tmp_path / "constants")
+    argv = [f"{run}/run", f"--export_dir={out}", "--precision=bfloat16", "--weights_as_constants"]
+    assert export_cli.main(argv) == 0
+    filters = _graph_filters(f"{out}/1")
+    assert len(filters) == 7  # ResNet-8: the stem and 3 stages x 2 convs (option A), once
+    assert {tf.as_dtype(t.dtype) for t in filters} == {tf.bfloat16}
+    reader = tf.train.load_checkpoint(f"{out}/1/variables/variables")
+    assert not [s for s in reader.get_variable_to_shape_map().values() if len(s) == 4]
+    with open(f"{out}/1/assets.extra/export_info.json") as f:
+        assert json.load(f)["weights"] == "constants"
+    x = tf.constant(images[:64])
+    predict = {
+        p: tf.saved_model.load(p).signatures["predict_images"]
+        for p in (paths["bfloat16"], f"{out}/1")
+    }
+    a, b = (predict[p](images=x)["probabilities"].numpy() for p in predict)
+    np.testing.assert_allclose(a, b, atol=1e-6)

@@ -10,6 +10,7 @@ graph optimisations at their highest level; OpenVINO compiles for a static batch
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 
@@ -49,12 +50,13 @@ def export_onnx(path: str, seed: int = 0) -> str | None:
     return path
 
 
-def _images(batch: int) -> np.ndarray:
+def images(batch: int) -> np.ndarray:
     return np.random.default_rng(0).uniform(-2, 2, (batch, *IMAGE)).astype(np.float32)
 
 
-def onnxruntime_throughput(path: str, *, batch: int, threads: int, **timing) -> float | None:
-    """Images/s of ONNX Runtime's CPU execution provider on the ONNX file, float32."""
+def onnxruntime_session(path: str, *, threads: int, profile: bool = False):
+    """ONNX Runtime's CPU execution provider on the ONNX file, all graph optimisations on;
+    `profile` records each node's time (`keras_resnet.bench.profile`). None without the package."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -62,23 +64,29 @@ def onnxruntime_throughput(path: str, *, batch: int, threads: int, **timing) -> 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    x = {"images": _images(batch)}
+    options.enable_profiling = profile
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
+def onnxruntime_throughput(path: str, *, batch: int, threads: int, **timing) -> float | None:
+    """Images/s of ONNX Runtime's CPU execution provider on the ONNX file, float32."""
+    session = onnxruntime_session(path, threads=threads)
+    if session is None:
+        return None
+    x = {"images": images(batch)}
     # The session (and its spinning thread pool, which must not steal cores from the next
     # cell) is freed when this returns: nothing else holds it.
     return time_fn(lambda: session.run(None, x), **timing).rate(batch)
 
 
-def openvino_throughput(
-    path: str, *, batch: int, mode: str, threads: int, **timing
-) -> float | None:
-    """Images/s of OpenVINO's CPU plugin with inference precision hint `mode` ("float32" or
-    "bf16"; OpenVINO runs bf16 only where the CPU has AVX512-BF16 or AMX, else float32)."""
+def openvino_request(path: str, *, batch: int, mode: str, threads: int, profile: bool = False):
+    """An infer request of OpenVINO's CPU plugin, compiled for `batch` with inference precision
+    hint `mode` ("float32" or "bf16"; OpenVINO runs bf16 only where the CPU has AVX512-BF16 or
+    AMX, else float32); `profile` keeps per-layer times. None without the package."""
     if mode not in OPENVINO_HINTS:
         raise ValueError(f"mode must be one of {sorted(OPENVINO_HINTS)}, got {mode!r}.")
-    try:
-        import openvino as ov
-    except ImportError:
+    ov = import_openvino()
+    if ov is None:
         return None
     core = ov.Core()
     model = core.read_model(path)
@@ -90,11 +98,38 @@ def openvino_throughput(
             "INFERENCE_PRECISION_HINT": OPENVINO_HINTS[mode],
             "PERFORMANCE_HINT": "LATENCY",  # one request at a time, all cores on it
             "INFERENCE_NUM_THREADS": threads,
+            "PERF_COUNT": profile,
         },
     )
-    request = compiled.create_infer_request()
-    x = _images(batch)
+    return compiled.create_infer_request()
+
+
+def openvino_throughput(
+    path: str, *, batch: int, mode: str, threads: int, **timing
+) -> float | None:
+    """Images/s of OpenVINO's CPU plugin (`openvino_request`)."""
+    request = openvino_request(path, batch=batch, mode=mode, threads=threads)
+    if request is None:
+        return None
+    x = images(batch)
     return time_fn(lambda: request.infer({"images": x}), **timing).rate(batch)
+
+
+def import_openvino():
+    """openvino, or None when it is not installed. Its import removes the root logger's
+    handlers (seen with openvino 2026.4), which silenced every progress line of the benchmark
+    after it: they are put back."""
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        import openvino
+    except ImportError:
+        return None
+    finally:
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+    return openvino
 
 
 def available() -> dict:
@@ -102,10 +137,10 @@ def available() -> dict:
     out = {}
     for name in ("onnxruntime", "openvino", "onnx"):
         try:
-            module = __import__(name)
-            out[name] = getattr(module, "__version__", "?")
+            module = import_openvino() if name == "openvino" else __import__(name)
         except ImportError:
-            out[name] = None
+            module = None
+        out[name] = None if module is None else getattr(module, "__version__", "?")
     return out
 
 

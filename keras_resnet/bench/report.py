@@ -11,6 +11,8 @@ from __future__ import annotations
 BEST_OF = ("float32", "bf16")
 SERVED = "resnet50_v1.5"  # the exported model and its peers (keras_resnet.bench.served)
 SERVED_BATCHES = (32, 1)
+# The exports with their weights as graph constants (keras_resnet.bench.served.EXPORTS).
+CONSTANTS = ("float32_constants", "bf16_constants")
 
 
 def _rows(results, impl, model, task, mode=None, batch=None):
@@ -51,23 +53,25 @@ def _ratio(out, key, a, b, why=()):
 def _served_ratios(results, out):
     for b in SERVED_BATCHES:
         ours = {
-            m: _rate(results, "keras_resnet_savedmodel", SERVED, "infer", m, b) for m in BEST_OF
+            m: _rate(results, "keras_resnet_savedmodel", SERVED, "infer", m, b)
+            for m in (*BEST_OF, *CONSTANTS)
         }
         ort = _rate(results, "onnxruntime", SERVED, "infer", "float32", b)
         ov = _best(results, "openvino", SERVED, "infer", b)
         prefix = f"{SERVED}_b{b}_savedmodel"
-        for mode in BEST_OF:
+        for mode in (*BEST_OF, *CONSTANTS):
             why = _missing(results, "keras_resnet_savedmodel", SERVED, "infer", [mode], b)
             why += _missing(results, "onnxruntime", SERVED, "infer", ["float32"], b)
             _ratio(out, f"{prefix}_{mode}_vs_onnxruntime_float32", ours[mode], ort, why)
             in_process = _rate(results, "keras_resnet", SERVED, "infer", mode, b)
             if ours[mode] and in_process:  # what folding and the serving graph change
                 _ratio(out, f"{prefix}_{mode}_vs_in_process_{mode}", ours[mode], in_process)
-        why = _missing(results, "keras_resnet_savedmodel", SERVED, "infer", ["bf16"], b)
-        why += _missing(results, "openvino", SERVED, "infer", BEST_OF, b)
-        _ratio(out, f"{prefix}_bf16_vs_openvino_best", ours["bf16"], ov, why)
-        if ov:
-            out[f"{prefix}_bf16_vs_openvino_best_modes"] = f"bf16 vs openvino {ov['mode']}"
+        for mode in ("bf16", "bf16_constants"):
+            why = _missing(results, "keras_resnet_savedmodel", SERVED, "infer", [mode], b)
+            why += _missing(results, "openvino", SERVED, "infer", BEST_OF, b)
+            _ratio(out, f"{prefix}_{mode}_vs_openvino_best", ours[mode], ov, why)
+            if ov:
+                out[f"{prefix}_{mode}_vs_openvino_best_modes"] = f"{mode} vs openvino {ov['mode']}"
 
 
 def ratios(results: dict) -> dict:
@@ -125,10 +129,11 @@ TARGETS = [
     *[
         target
         for b in SERVED_BATCHES
+        for weights in ("", "_constants")  # weights as variables (the default), as constants
         for target in (
-            (f"{SERVED}_b{b}_savedmodel_float32_vs_onnxruntime_float32", ">= 1.0"),
-            (f"{SERVED}_b{b}_savedmodel_bf16_vs_onnxruntime_float32", ">= 1.4"),
-            (f"{SERVED}_b{b}_savedmodel_bf16_vs_openvino_best", ">= 1.0"),
+            (f"{SERVED}_b{b}_savedmodel_float32{weights}_vs_onnxruntime_float32", ">= 1.0"),
+            (f"{SERVED}_b{b}_savedmodel_bf16{weights}_vs_onnxruntime_float32", ">= 1.4"),
+            (f"{SERVED}_b{b}_savedmodel_bf16{weights}_vs_openvino_best", ">= 1.0"),
         )
     ],
     ("pipeline_cifar10_vs_train_step", ">= 1.5"),

@@ -18,6 +18,9 @@ import tensorflow as tf
 
 MODEL = "resnet50_v1.5"  # the `model` column of these rows
 EXPORT_PRECISION = {"float32": "float32", "bf16": "bfloat16"}  # bench mode -> export precision
+# The exports timed: each precision with its weights as variables (the default), then as graph
+# constants (`--weights_as_constants`), as the bench mode "<mode>_constants".
+EXPORTS = ("float32", "bf16", "float32_constants", "bf16_constants")
 
 
 def build():
@@ -27,15 +30,17 @@ def build():
 
 
 def export(root: str, mode: str) -> str:
-    """Exports a fresh ResNet-50 v1.5 in bench mode `mode`; returns the version directory."""
+    """Exports a fresh ResNet-50 v1.5 as EXPORTS' `mode`; returns the version directory."""
     from keras_resnet.export import export_model
     from keras_resnet.export.preprocess import Preprocessing
 
     pre = Preprocessing(height=224, width=224, crop_fraction=0.875)
     export_dir = os.path.join(root, mode)
+    precision = EXPORT_PRECISION[mode.removesuffix("_constants")]
     return export_model(
-        build(), export_dir, pre, model_name="resnet50", precision=EXPORT_PRECISION[mode]
-    )
+        build(), export_dir, pre, model_name="resnet50", precision=precision,
+        weights_as_constants=mode.endswith("_constants"),
+    )  # fmt: skip
 
 
 def savedmodel_throughput(path: str, *, batch: int, **timing) -> float:
@@ -71,7 +76,7 @@ def measure(record, s: dict, log=print) -> None:
                 )  # fmt: skip
                 record("keras_resnet", MODEL, "infer", mode, rate, macs, batch)
     with tempfile.TemporaryDirectory() as root:
-        for mode in ("float32", "bf16"):
+        for mode in EXPORTS:
             path = export(root, mode)
             for batch in batches:
                 rate = savedmodel_throughput(path, batch=batch, **_timing(s, batch))

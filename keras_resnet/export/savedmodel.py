@@ -44,7 +44,35 @@ def next_version(export_dir: str) -> int:
     return max(versions, default=0) + 1
 
 
-def _serving_module(model, pre: Preprocessing):
+def frozen_network(model, pre: Preprocessing):
+    """The network as a graph function whose weights are constants, not variables
+    (`--weights_as_constants`). Both signatures call this one function, so the SavedModel
+    holds the weights once.
+
+    Why: TensorFlow's oneDNN convolutions keep a filter reordered into the blocked layout
+    their kernels read only when the filter is a constant. With variables, a reduced-precision
+    export reorders all 53 filters of a ResNet-50 on every call: in bfloat16, 15-20 of about
+    40 ms at batch 1 (`ONEDNN_VERBOSE=1`, keras_resnet/bench/profile.py). The price: with
+    constant filters TensorFlow's graph optimiser no longer fuses the ReLU and the residual Add
+    into the convolutions (oneDNN still merges the bias), which costs at larger batches. The
+    measured trade-off is in the README ("The served model")."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    spec = tf.TensorSpec([None, pre.height, pre.width, 3], tf.float32)
+
+    def forward(x):
+        return model(x, training=False)
+
+    frozen = convert_variables_to_constants_v2(
+        tf.function(forward, autograph=False).get_concrete_function(spec)
+    )
+    return lambda x: frozen(x)[0]  # a frozen function returns its outputs as a list
+
+
+def _serving_module(model, pre: Preprocessing, weights_as_constants: bool = False):
     import tensorflow as tf
 
     from keras_resnet.export.preprocess import build_graph_fns
@@ -53,10 +81,16 @@ def _serving_module(model, pre: Preprocessing):
     labels = None if not pre.labels else tf.constant(pre.labels)
 
     module = tf.Module()
-    module.model = model  # tracked, so the variables are saved with the graph
+    if weights_as_constants:
+        network = frozen_network(model, pre)
+    else:
+        module.model = model  # tracked, so the variables are saved with the graph
+
+        def network(x):
+            return model(x, training=False)
 
     def outputs(images):
-        logits = tf.cast(model(normalize(images), training=False), tf.float32)
+        logits = tf.cast(network(normalize(images)), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)
         classes = tf.argmax(logits, axis=-1, output_type=tf.int64)
         result = {"probabilities": probabilities, "classes": classes}
@@ -107,12 +141,13 @@ def export_model(
     model_name=None,
     source="",
     precision="float32",
+    weights_as_constants=False,
 ) -> str:
     """Writes version `version` (default: next) of `model` under `export_dir`; returns its path.
 
     Both the SavedModel and the `.keras` app file hold the inference graph: BN folded into the
     convolutions, computing in `precision` (float32, bfloat16 or float16) with float32 inputs
-    and outputs (keras_resnet.export.folding)."""
+    and outputs (keras_resnet.export.folding). `weights_as_constants`: see `frozen_network`."""
     import tensorflow as tf
 
     from keras_resnet.export.folding import inference_model
@@ -132,11 +167,12 @@ def export_model(
     tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        module, signatures = _serving_module(model, pre)
+        module, signatures = _serving_module(model, pre, weights_as_constants)
         tf.saved_model.save(module, tmp, signatures=signatures)
         export_assets.write_warmup_requests(tmp, model_name, pre.height, pre.width)
         info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
         info.update(precision=precision, batchnorm="folded into the convolutions")
+        info.update(weights="constants" if weights_as_constants else "variables")
         with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
             json.dump(info, f, indent=2)
         os.rename(tmp, final)
