@@ -65,9 +65,10 @@ def schedule(config, total_steps: int) -> keras.optimizers.schedules.LearningRat
     return keras.optimizers.schedules.PiecewiseConstantDecay(bounds, values)
 
 
-def _compiled(config, num_classes: int, total_steps: int) -> keras.Model:
-    """The table's model, compiled once: later seeds reuse its compiled step (`_reset`)."""
-    net = _build(config, num_classes, config.seed)
+def _compiled(config, num_classes: int, total_steps: int, seed: int) -> keras.Model:
+    """The table's model initialised for `seed` and compiled once: later seeds reuse its
+    compiled step (`_reset`)."""
+    net = _build(config, num_classes, seed)
     net.compile(
         optimizer=keras.optimizers.SGD(schedule(config, total_steps), momentum=config.momentum),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -190,7 +191,7 @@ def run_table(module, models, overrides_, data_path, root, *, runs, budget_s) ->
             if name in nets:
                 _reset(nets[name], config, num_classes, seed)
             else:
-                nets[name] = _compiled(config, num_classes, total)
+                nets[name] = _compiled(config, num_classes, total, seed)
             res = train_run(nets[name], config, data, workdir, seed)
             logger.info("%s seed %d: %s", name, seed, json.dumps(res))
 
