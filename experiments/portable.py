@@ -205,16 +205,7 @@ def write_report(module, table, models, root, out, hardware, command) -> str:
     for name in models:
         dirs = sorted(d for d in os.listdir(root) if d.startswith(f"{name}-seed"))
         runs[name] = [r for r in (report.read_run(os.path.join(root, d)) for d in dirs) if r]
-    os.makedirs(out, exist_ok=True)
-    base = os.path.join(out, table)
-    report.plot_curves(
-        {n: runs[n][0] for n in models if runs[n]}, f"{base}_curves.png", module.TITLE
-    )
-    wall = sum(float(r["train_time_s"]) for done in runs.values() for r in done)
-    with open(f"{base}.md", "w") as f:
-        f.write(report.markdown(module, runs, command, wall, hardware=hardware))
-        f.write(f"\n![curves]({table}_curves.png)\n")
-    return f"{base}.md"
+    return report.write(module, table, runs, out, command, hardware=hardware)
 
 
 def save_data(dataset: str, path: str) -> None:

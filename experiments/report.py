@@ -201,6 +201,22 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def write(module, table: str, runs: dict, out: str, command: str, *, figures=(), hardware=None):
+    """Writes `<out>/<table>.md` and its training-curve plot (each model's first run), linking
+    the plot and `figures`, further plots already written beside it ("responses"); returns the
+    report's path. Wall time: the sum of the runs' training times."""
+    os.makedirs(out, exist_ok=True)
+    base = os.path.join(out, table)
+    first = {name: done[0] for name, done in runs.items() if done}
+    plot_curves(first, f"{base}_curves.png", module.TITLE)
+    wall = sum(float(r.get("train_time_s", 0)) for done in runs.values() for r in done)
+    links = "\n\n".join(f"![{f}]({table}_{f}.png)" for f in ("curves", *figures))
+    with open(f"{base}.md", "w") as f:
+        f.write(markdown(module, runs, command, wall, hardware=hardware))
+        f.write(f"\n{links}\n")
+    return f"{base}.md"
+
+
 def plot_curves(runs: dict, path: str, title: str) -> None:
     """Figures 1/4/6 style: training error (dashed) and test error (solid) against iterations,
     plain nets on the left, ResNets on the right. `runs` maps a model to one run (the first

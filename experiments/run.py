@@ -139,7 +139,6 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, args.table)
-    report.plot_curves({n: runs[n][0] for n in models}, f"{base}_curves.png", module.TITLE)
     curves = {}
     every_s = overrides.apply(module.get_config(models[0]), args.overrides).progress_every_s
     figure7 = progress.Progress(
@@ -152,18 +151,13 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
         figure7.add()
     analysis.plot_responses(curves, f"{base}_responses.png", "Figure 7: std of 3x3 layer responses")
     command = "python -m experiments.run " + shlex.join(argv if argv is not None else sys.argv[1:])
-    wall = sum(float(r.get("train_time_s", 0)) for done in runs.values() for r in done)
-    with open(f"{base}.md", "w") as f:
-        f.write(report.markdown(module, runs, command, wall))
-        f.write(
-            f"\n![curves]({args.table}_curves.png)\n\n![responses]({args.table}_responses.png)\n"
-        )
+    report.write(module, args.table, runs, args.out, command, figures=("responses",))
     print(f"wrote {base}.md, {base}_curves.png and {base}_responses.png", flush=True)
     return 0
 
 
 def main():
-    cli.quiet_tensorflow()
+    startup.quiet_tensorflow()
     sys.exit(cli.run_cli(run, None, True))
 
 
