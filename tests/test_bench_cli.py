@@ -7,7 +7,7 @@ import sys
 
 from keras_resnet.bench import report as bench_report
 from keras_resnet.bench import run as bench_run
-from keras_resnet.cli import bench, common, startup
+from keras_resnet.cli import bench, startup
 
 RESULTS = {
     "machine": {
@@ -27,7 +27,7 @@ RESULTS = {
 
 def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, caplog, capsys):
     levels = []
-    monkeypatch.setattr(common, "quiet_tensorflow", lambda: None)  # TensorFlow is not run here
+    monkeypatch.setattr(startup, "quiet_tensorflow", lambda: None)  # TensorFlow is not run here
     # Not absl's handler on this process's root logger: caplog reads the records instead.
     monkeypatch.setattr(
         startup, "use_absl_logging", lambda verbosity=None: levels.append(verbosity)

@@ -21,7 +21,8 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 MIRRORED_VS_ONE_DEVICE = """
 import json
 from keras_resnet.cli import common as cli
-cli.quiet_tensorflow()
+from keras_resnet.cli import startup
+startup.quiet_tensorflow()
 from keras_resnet.training import distribute
 distribute.configure_virtual_cpus(2)
 import keras, numpy as np, tensorflow as tf

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from keras_resnet.bench.timing import time_fn
+from keras_resnet.bench.measure import time_fn
 
 IMAGE = (3, 224, 224)  # NCHW, as the PyTorch net and its ONNX export take it
 OPENVINO_HINTS = {"float32": "f32", "bf16": "bf16"}

@@ -12,12 +12,15 @@ training step they feed. The pipeline must outrun the step, or the accelerator w
 from __future__ import annotations
 
 import importlib
+import logging
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+
+logger = logging.getLogger(__name__)
 
 
 def _config(recipe: str, batch: int):
@@ -56,7 +59,7 @@ def write_jpegs(root: Path, count: int, classes: int = 4, size=(375, 500)) -> No
             (test / f.name).write_bytes(f.read_bytes())
 
 
-def measure(*, quick: bool, log=print, step_rates: dict | None = None) -> dict:
+def measure(*, quick: bool, step_rates: dict | None = None) -> dict:
     import tensorflow_datasets as tfds
 
     from keras_resnet import data
@@ -84,5 +87,5 @@ def measure(*, quick: bool, log=print, step_rates: dict | None = None) -> dict:
         }
     for name, entry in out.items():
         entry["step_images_per_s"] = step_rates.get(name)
-        log(f"pipeline {name}: {entry['images_per_s']:.0f} img/s")
+        logger.info(f"pipeline {name}: {entry['images_per_s']:.0f} img/s")
     return out

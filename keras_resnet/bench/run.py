@@ -92,7 +92,7 @@ def run(quick: bool, max_batch: bool = False) -> dict:
     import keras
 
     import keras_resnet
-    from keras_resnet.bench import peers, served
+    from keras_resnet.bench import measure, peers, served
     from keras_resnet.bench import pipeline as bench_pipeline
     from keras_resnet.bench import report as bench_report
     from keras_resnet.bench import timing as bl
@@ -170,7 +170,7 @@ def run(quick: bool, max_batch: bool = False) -> dict:
         )
         record("keras.applications", "resnet50", task, "float32", rate, macs50, 32)
         for bf16 in s["torch_bf16"]:
-            rate = bl.torch_resnet50_throughput(
+            rate = measure.torch_resnet50_throughput(
                 batch=32,
                 train=task == "train",
                 bf16=bf16,
@@ -184,7 +184,7 @@ def run(quick: bool, max_batch: bool = False) -> dict:
             record("pytorch", "resnet50", task, "bf16" if bf16 else "float32", rate, macs50, 32)
 
     # The exported model as TF Serving runs it, beside ONNX Runtime and OpenVINO (same net).
-    served.measure(record, s, log=logger.info)
+    served.measure(record, s)
 
     step = {
         r["model"]: r["images_per_s"]
@@ -193,7 +193,6 @@ def run(quick: bool, max_batch: bool = False) -> dict:
     }
     results["pipeline"] = bench_pipeline.measure(
         quick=quick,
-        log=logger.info,
         step_rates={"cifar10": step.get("resnet20"), "imagenet_jpeg": step.get("resnet50")},
     )
     results["ratios"] = bench_report.ratios(results)

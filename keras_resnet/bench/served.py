@@ -11,10 +11,13 @@ Batch 32 measures throughput, batch 1 latency.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
 import tensorflow as tf
+
+logger = logging.getLogger(__name__)
 
 MODEL = "resnet50_v1.5"  # the `model` column of these rows
 EXPORT_PRECISION = {"float32": "float32", "bf16": "bfloat16"}  # bench mode -> export precision
@@ -45,7 +48,8 @@ def export(root: str, mode: str) -> str:
 
 def savedmodel_throughput(path: str, *, batch: int, **timing) -> float:
     """Images/s of the SavedModel's `predict_images` signature, as TF Serving calls it."""
-    from keras_resnet.bench.timing import _sync, time_fn
+    from keras_resnet.bench.measure import time_fn
+    from keras_resnet.bench.timing import _sync
 
     loaded = tf.saved_model.load(path)
     predict = loaded.signatures["predict_images"]
@@ -59,7 +63,7 @@ def _timing(s: dict, batch: int) -> dict:
     return {"min_time": s["min_time"], "warmup": s["warmup"], "max_iters": iters}
 
 
-def measure(record, s: dict, log=print) -> None:
+def measure(record, s: dict) -> None:
     """Runs the cells, calling `record(impl, model, task, mode, images_per_s, macs, batch)`."""
     import keras_resnet
     from keras_resnet.bench import peers
@@ -83,14 +87,14 @@ def measure(record, s: dict, log=print) -> None:
                 record("keras_resnet_savedmodel", MODEL, "infer", mode, rate, macs, batch)
         onnx = peers.export_onnx(os.path.join(root, "resnet50_v1.5.onnx"))
         if onnx is None:
-            log("torch or onnx not installed: ONNX Runtime and OpenVINO skipped")
+            logger.info("torch or onnx not installed: ONNX Runtime and OpenVINO skipped")
             return
         for batch in batches:
             rate = peers.onnxruntime_throughput(
                 onnx, batch=batch, threads=threads, **_timing(s, batch)
             )
             if rate is None:
-                log("onnxruntime not installed: skipped")
+                logger.info("onnxruntime not installed: skipped")
                 break
             record("onnxruntime", MODEL, "infer", "float32", rate, macs, batch)
         for mode in ("float32", "bf16"):
@@ -99,6 +103,6 @@ def measure(record, s: dict, log=print) -> None:
                     onnx, batch=batch, mode=mode, threads=threads, **_timing(s, batch)
                 )
                 if rate is None:
-                    log("openvino not installed: skipped")
+                    logger.info("openvino not installed: skipped")
                     return
                 record("openvino", MODEL, "infer", mode, rate, macs, batch)

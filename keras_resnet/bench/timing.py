@@ -10,9 +10,9 @@ from collections.abc import Callable
 import keras
 import tensorflow as tf
 
-# The timer and the PyTorch peer need no TensorFlow: they live in `measure`, which the
+# The timer needs no TensorFlow: it lives in `measure`, with the PyTorch peer, which the
 # accelerator benchmark also runs on machines without TensorFlow.
-from keras_resnet.bench.measure import Timing, time_fn, torch_resnet50_throughput  # noqa: F401
+from keras_resnet.bench.measure import time_fn
 
 
 def _sync(result) -> None:

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 
-from keras_resnet.cli import common, startup
+from keras_resnet.cli import startup
 
 
 def main(argv=None) -> int:
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
         help="std over all elements, or per channel then averaged (keras_resnet.analysis)",
     )
     args = parser.parse_args(argv)
-    common.quiet_tensorflow()
+    startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=0)
     import keras
     import numpy as np

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from keras_resnet.cli import common, startup
+from keras_resnet.cli import startup
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    common.quiet_tensorflow()
+    startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=args.verbosity)
     from keras_resnet.bench import report as bench_report
     from keras_resnet.bench.run import run

@@ -32,12 +32,6 @@ def exit_on_signals() -> None:
         signal.signal(sig, handle)
 
 
-def quiet_tensorflow() -> None:
-    """Imports TensorFlow with only its known start-up noise filtered out (see
-    keras_resnet.cli.startup); call it first thing, before anything imports TensorFlow."""
-    startup.quiet_tensorflow()
-
-
 def fail(message: str) -> None:
     """Prints `error: message` on one line of stderr and exits with USER_ERROR_EXIT."""
     line = " ".join(str(message).split())

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from keras_resnet.cli import common
+from keras_resnet.cli import common, startup
 
 CHECKPOINTS = ("final", "best", "last")
 
 
 def main(argv: list[str] | None = None) -> None:
     common.exit_on_signals()
-    common.quiet_tensorflow()
+    startup.quiet_tensorflow()
     from absl import flags
 
     from keras_resnet.evaluation import evaluate

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from keras_resnet.cli import common, startup
+from keras_resnet.cli import startup
 
 
 def main(argv=None) -> int:
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         "(faster small batches on CPUs, most in bfloat16); see README 'The served model'",
     )
     args = parser.parse_args(argv)
-    common.quiet_tensorflow()
+    startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=0)
     from keras_resnet.export import savedmodel
 

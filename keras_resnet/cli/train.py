@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from keras_resnet.cli import common
+from keras_resnet.cli import common, startup
 
 
 def _with_recipe(argv: list[str]) -> list[str]:
@@ -81,7 +81,7 @@ def _train(values):
 
 def main(argv: list[str] | None = None) -> None:
     common.exit_on_signals()  # one line, not a traceback, for a Ctrl-C during the imports
-    common.quiet_tensorflow()  # before anything imports TensorFlow: keeps user errors one line
+    startup.quiet_tensorflow()  # before anything imports TensorFlow: keeps user errors one line
     argv = common.run_cli(_with_recipe, list(sys.argv if argv is None else argv))
     values = _define_flags()
 

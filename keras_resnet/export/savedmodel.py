@@ -51,8 +51,8 @@ def frozen_network(model, pre: Preprocessing):
 
     Why: TensorFlow's oneDNN convolutions keep a filter reordered into the blocked layout
     their kernels read only when the filter is a constant. With variables, a reduced-precision
-    export reorders all 53 filters of a ResNet-50 on every call: in bfloat16, 15-20 of about
-    40 ms at batch 1 (`ONEDNN_VERBOSE=1`, keras_resnet/bench/profile.py). The price: with
+    export reorders all 53 filters of a ResNet-50 on every call: in bfloat16, 22 of 46 ms at
+    batch 1 (`ONEDNN_VERBOSE=1`; bench/profile-vm.md, `make bench-profile`). The price: with
     constant filters TensorFlow's graph optimiser no longer fuses the ReLU and the residual Add
     into the convolutions (oneDNN still merges the bias), which costs at larger batches. The
     measured trade-off is in the README ("The served model")."""
