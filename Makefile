@@ -67,15 +67,15 @@ export: install  ## Export WORKDIR as a versioned SavedModel under EXPORT_DIR.
 	$(BIN)/keras-resnet-export $(WORKDIR) --export_dir=$(EXPORT_DIR) $(ARGS)
 
 serve: install  ## Serve EXPORT_DIR: tensorflow_model_server, else Docker, else the embedded server.
-	$(PY) -m serving.launch --model_name=$(MODEL) --model_base_path=$(abspath $(EXPORT_DIR)) \
+	$(PY) -m keras_resnet.serving.tools.launch --model_name=$(MODEL) --model_base_path=$(abspath $(EXPORT_DIR)) \
 		--enable_batching --batching_parameters_file=$(abspath $(EXPORT_DIR))/batching_parameters.txt \
 		--monitoring_config_file=$(abspath $(EXPORT_DIR))/monitoring.config $(ARGS)
 
 predict: install  ## Predict IMAGE=... against a running server (ARGS="--grpc=localhost:8500").
-	$(PY) -m serving.client $(IMAGE) --model=$(MODEL) $(ARGS)
+	$(PY) -m keras_resnet.serving.tools.client $(IMAGE) --model=$(MODEL) $(ARGS)
 
 demo: install  ## Offline end to end: train on digits, export, serve, predict over REST and gRPC.
-	$(PY) -m serving.demo $(ARGS)
+	$(PY) -m keras_resnet.serving.tools.demo $(ARGS)
 
 bench: install  ## Throughput benchmark against peers and the machine's peak (ARGS="--quick").
 	$(BIN)/keras-resnet-bench $(ARGS)
@@ -84,7 +84,7 @@ bench-profile: install  ## Op-level profiles of the served model and its peers (
 	$(PY) -m keras_resnet.bench.profile $(ARGS)
 
 bench-serving: install  ## Serving benchmark: in-process vs REST vs gRPC.
-	$(PY) -m serving.benchmark $(ARGS)
+	$(PY) -m keras_resnet.serving.tools.serving_bench $(ARGS)
 
 experiment: install  ## Run a paper table (TABLE=table6, ARGS="--config.scale=0.01").
 	$(PY) -m experiments.run $(TABLE) $(ARGS)

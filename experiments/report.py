@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 import statistics
 
 from experiments import paper
+from keras_resnet import machine
 
 
 def read_run(workdir: str) -> dict | None:
@@ -47,22 +47,6 @@ def mean_run(runs: list[dict]) -> dict:
     """The errors of repeated runs averaged (for the depth verdicts, which compare models)."""
     keys = ("top1_error", "top5_error", "train_error")
     return {k: statistics.mean(r[k] for r in runs) for k in keys}
-
-
-def machine() -> str:
-    import tensorflow as tf
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-    return f"{cpu}, {os.cpu_count()} cores" + (
-        f", GPU: {', '.join(names)}" if names else ", no GPU"
-    )
 
 
 def _verdicts(runs: dict) -> list[str]:
@@ -174,7 +158,7 @@ def markdown(
         f"# {module.TITLE}",
         "",
         f"- Command: `{command}`",
-        f"- Hardware: {hardware or machine()}",
+        f"- Hardware: {hardware or machine.one_line()}",
         f"- Wall time of the runs reported: {wall_s / 60:.1f} min (sum of their training times)",
         f"- Runs per model: {repeats}"
         + (

@@ -78,7 +78,7 @@ def _workdir(args) -> str:
 
 def _table_eta(started: float, trained: list[float], jobs_left: int) -> str:
     """The table's elapsed time, and an ETA from the rows trained so far in this process."""
-    from keras_resnet.training.progress import duration
+    from keras_resnet.progress import duration
 
     elapsed = time.monotonic() - started
     eta = sum(trained) / len(trained) * jobs_left if trained else float("nan")
@@ -103,8 +103,9 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
     import keras
 
     from experiments import report
+    from keras_resnet import progress
     from keras_resnet.evaluation import analysis, evaluate
-    from keras_resnet.training import progress, train
+    from keras_resnet.training import train
 
     if args.runs < 1:
         raise cli.UserError(f"--runs must be at least 1, got {args.runs}.")

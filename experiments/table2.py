@@ -2,7 +2,7 @@
 
 The ResNets of this table use option A shortcuts ("identity mapping for all shortcuts and
 zero-padding for increasing dimensions"), so they have no more parameters than the plain nets.
-Recipe: `experiments/imagenet.py`.
+Recipe: `keras_resnet/configs/imagenet.py`.
 
     python -m experiments.run table2 --config.dataset=imagenet2012
     keras-resnet-train --config=experiments/table2.py:plain34 --workdir=runs/t2/plain34

@@ -1,5 +1,5 @@
 """Table 3: ResNet-34 with shortcut options A, B and C, then ResNet-50/101/152 (option B), on
-ImageNet (paper Sections 3.3 and 4.1). Recipe: `experiments/imagenet.py`.
+ImageNet (paper Sections 3.3 and 4.1). Recipe: `keras_resnet/configs/imagenet.py`.
 
 Config names: resnet34_A, resnet34_B, resnet34_C, resnet50, resnet101, resnet152.
 

@@ -1,6 +1,6 @@
 """Table 6: CIFAR-10 ResNets and plain nets of depth 20-1202 (paper Section 4.2, Figure 6).
 
-The full recipe of `experiments/cifar10.py` (64k iterations, lr 0.1 divided at 32k and 48k,
+The full recipe of `keras_resnet/configs/cifar10.py` (64k iterations, lr 0.1 divided at 32k and 48k,
 warm-up for 110/1202 layers), as the paper reports it: trained on all 50k training images and
 tested on the 10k test images, with the curves showing test error against iterations (Figure
 6). The paper used a 45k/5k train/val split only to choose that schedule; that split is

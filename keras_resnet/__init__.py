@@ -28,7 +28,7 @@ _EXPORTS = {
     "create_model": "keras_resnet.models.resnet",
     "count_flops": "keras_resnet.models.flops",
     "feature_pyramid": "keras_resnet.models.features",
-    "preprocess_input": "keras_resnet.imaging.normalization",
+    "preprocess_input": "keras_resnet.imaging.pixel_normalization",
     "decode_predictions": "keras_resnet.imaging.classes",
     "imagenet_class_names": "keras_resnet.imaging.classes",
     "use_fused_batchnorm": "keras_resnet.models.fused_bn",

@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis import strategies as st
 from tensorflow_serving.apis import predict_pb2
 
-from serving.testing import png, random_pixels
+from keras_resnet.serving.tools.testing import png, random_pixels
 
 PNG_B64 = base64.b64encode(png(random_pixels(1, seed=3)[0])).decode()
 # Names that would walk the filesystem if any request path ever reached it.

@@ -37,7 +37,7 @@ def main_cmd(workdir, *flags):
         sys.executable,
         "-m",
         "keras_resnet.cli.train",
-        "--config=experiments/cifar10.py:resnet8",
+        "--config=keras_resnet/configs/cifar10.py:resnet8",
         f"--workdir={workdir}",
         "--config.dataset=digits",
         *(flags or TINY_FLAGS),

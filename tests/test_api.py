@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.models import normalization
+from keras_resnet.models import preprocess_layer
 
 torch = pytest.importorskip("torch")
 from keras_resnet.models import torch_reference  # noqa: E402
@@ -97,7 +97,7 @@ def test_weights_argument_takes_every_local_format(resnet18_torch, tmp_path):
     for source in ("w.safetensors", "w.npz", "own.weights.h5", "model.keras", "run"):
         model = keras_resnet.create_model("resnet18", weights=tmp_path / source, input_shape=shape)
         np.testing.assert_allclose(model.predict(pixels, verbose=0), expected, atol=1e-4)
-        assert normalization.takes_raw_pixels(model), source
+        assert preprocess_layer.takes_raw_pixels(model), source
 
 
 def test_headless_model_from_full_weights(resnet18_torch):

@@ -5,8 +5,7 @@ import logging
 import subprocess
 import sys
 
-from keras_resnet.bench import report as bench_report
-from keras_resnet.bench import run as bench_run
+from keras_resnet.bench import suite, summary
 from keras_resnet.cli import bench, startup
 
 RESULTS = {
@@ -35,17 +34,17 @@ def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, ca
 
     def fake_run(quick, max_batch=False):
         assert (quick, max_batch) == (True, False)
-        bench_run.logger.info("matmul peak float32: 100 GFLOP/s")
+        suite.logger.info("matmul peak float32: 100 GFLOP/s")
         return dict(RESULTS)
 
-    monkeypatch.setattr(bench_run, "run", fake_run)
+    monkeypatch.setattr(suite, "run", fake_run)
     with caplog.at_level(logging.INFO):
         assert bench.main(["--quick", f"--out_dir={tmp_path}", "--verbosity=-1"]) == 0
     out = capsys.readouterr().out
-    assert out == bench_report.markdown(RESULTS) + "\n"
+    assert out == summary.markdown(RESULTS) + "\n"
     assert "matmul peak" not in out and "wrote" not in out
     logged = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
-    assert ("keras_resnet.bench.run", logging.INFO, "matmul peak float32: 100 GFLOP/s") in logged
+    assert ("keras_resnet.bench.suite", logging.INFO, "matmul peak float32: 100 GFLOP/s") in logged
     assert any(
         name == "keras_resnet.cli.bench" and m.startswith(f"wrote {tmp_path}/results-h-quick.json")
         for name, _, m in logged
@@ -65,7 +64,7 @@ def test_importing_the_peers_keeps_the_log_handlers():
         "from keras_resnet.bench import peers\n"
         "print(peers.available())\n"
         "assert before and logging.getLogger().handlers == before, logging.getLogger().handlers\n"
-        "logging.getLogger('keras_resnet.bench.run').info('still logged')\n"
+        "logging.getLogger('keras_resnet.bench.suite').info('still logged')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -6,7 +6,7 @@ import pytest
 import keras_resnet
 from keras_resnet.bench import profile
 from keras_resnet.export import export_model
-from keras_resnet.export.preprocess import Preprocessing
+from keras_resnet.export.served_inputs import Preprocessing
 
 
 @pytest.fixture(scope="module")

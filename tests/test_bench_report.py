@@ -1,6 +1,6 @@
 """The benchmark's ratios and report are computed from measured rows, not assumed."""
 
-from keras_resnet.bench import report as bench_report
+from keras_resnet.bench import summary
 
 
 def _row(impl, model, task, mode, rate, pct=50.0):
@@ -29,7 +29,7 @@ def _results():
 
 
 def test_ratios_are_computed_from_rows():
-    r = bench_report.ratios(_results())
+    r = summary.ratios(_results())
     assert r["resnet50_infer_vs_keras_applications_float32"] == 1.25
     assert r["resnet50_train_vs_keras_applications_float32"] == 0.8
     # Ours ran float32 and xla but not bf16: no "best" to compare with PyTorch's.
@@ -44,10 +44,10 @@ def test_ratios_are_computed_from_rows():
 
 def test_markdown_lists_every_row_and_target():
     results = _results()
-    results["ratios"] = bench_report.ratios(results)
-    text = bench_report.markdown(results)
+    results["ratios"] = summary.ratios(results)
+    text = summary.markdown(results)
     assert text.count("| keras_resnet |") == 3
-    for key, _ in bench_report.TARGETS:
+    for key, _ in summary.TARGETS:
         assert key in text
     assert (
         "| resnet50_train_best_vs_pytorch_best | >= 1.0 | skipped (not run: keras_resnet train "
@@ -61,12 +61,10 @@ def test_markdown_lists_every_row_and_target():
 def test_fused_bn_gain_is_a_ratio_of_two_measured_rows():
     results = _results()
     results["rows"].append(_row("keras_resnet_standard_bn", "resnet50", "infer", "float32", 8.0))
-    results["ratios"] = r = bench_report.ratios(results)
+    results["ratios"] = r = summary.ratios(results)
     assert r["resnet50_infer_float32_fused_bn_vs_standard_bn"] == 1.25
     assert "resnet50_train_float32_fused_bn_vs_standard_bn" not in r  # standard BN not measured
-    assert "| resnet50_infer_float32_fused_bn_vs_standard_bn | 1.25 |" in bench_report.markdown(
-        results
-    )
+    assert "| resnet50_infer_float32_fused_bn_vs_standard_bn | 1.25 |" in summary.markdown(results)
 
 
 def test_best_vs_best_is_never_a_ratio_of_different_mode_sets():
@@ -74,7 +72,7 @@ def test_best_vs_best_is_never_a_ratio_of_different_mode_sets():
     training ratio, whatever the two rates are; with both modes on both sides, the best of each."""
     results = _results()
     results["rows"].append(_row("pytorch", "resnet50", "train", "bf16", 10.0))
-    r = bench_report.ratios(results)
+    r = summary.ratios(results)
     assert "resnet50_train_best_vs_pytorch_best" not in r
     assert "resnet50_train_modes_compared" not in r
     results["rows"] += [
@@ -82,7 +80,7 @@ def test_best_vs_best_is_never_a_ratio_of_different_mode_sets():
         _row("pytorch", "resnet50", "train", "float32", 3.0),
         _row("keras_resnet", "resnet50", "infer", "bf16", 30.0),
     ]
-    r = bench_report.ratios(results)
+    r = summary.ratios(results)
     assert r["resnet50_train_best_vs_pytorch_best"] == 1.2  # bf16 12 vs bf16 10
     assert r["resnet50_train_modes_compared"] == "bf16 vs bf16"
     assert r["resnet50_infer_best_vs_pytorch_best"] == 1.2  # bf16 30 vs bf16 25
@@ -111,7 +109,7 @@ SERVED_ROWS = [
 
 
 def test_served_model_targets_at_batch_32_and_1():
-    r = bench_report.ratios(_served(SERVED_ROWS))
+    r = summary.ratios(_served(SERVED_ROWS))
     p32, p1 = "resnet50_v1.5_b32_savedmodel", "resnet50_v1.5_b1_savedmodel"
     assert r[f"{p32}_float32_vs_onnxruntime_float32"] == 0.91  # 50 / 55
     assert r[f"{p32}_bf16_vs_onnxruntime_float32"] == 1.45  # 80 / 55
@@ -125,7 +123,7 @@ def test_served_model_targets_at_batch_32_and_1():
     assert r["skipped"][f"{p1}_bf16_vs_openvino_best"] == "not run: openvino infer bf16"
     results = _served(SERVED_ROWS)
     results["ratios"] = r
-    text = bench_report.markdown(results)
+    text = summary.markdown(results)
     assert f"| {p32}_float32_vs_onnxruntime_float32 | >= 1.0 | 0.91 | MISSED |" in text
     assert f"| {p32}_bf16_vs_openvino_best | >= 1.0 | 1.33 (bf16 vs openvino bf16) | met |" in text
     assert f"Targets missed in this run: {p32}_float32_vs_onnxruntime_float32." in text
@@ -134,14 +132,14 @@ def test_served_model_targets_at_batch_32_and_1():
 
 def test_served_targets_skip_when_a_peer_did_not_run():
     rows = [row for row in SERVED_ROWS if row[0] != "onnxruntime"]
-    r = bench_report.ratios(_served(rows))
+    r = summary.ratios(_served(rows))
     key = "resnet50_v1.5_b32_savedmodel_bf16_vs_onnxruntime_float32"
     assert key not in r and r["skipped"][key] == "not run: onnxruntime infer float32"
 
 
 def test_memory_is_reported_per_workload():
     results = _results()
-    results["ratios"] = bench_report.ratios(results)
+    results["ratios"] = summary.ratios(results)
     results["memory"] = {
         "workloads": [
             {"impl": "keras_resnet", "task": "train", "batch": 32, "peak_rss_mib": 4600.0},
@@ -160,7 +158,7 @@ def test_memory_is_reported_per_workload():
             "pytorch": {"error": "batch 32 and 64 peaks not measured"},
         },
     }
-    text = bench_report.markdown(results)
+    text = summary.markdown(results)
     assert "| workload | keras_resnet | pytorch |" in text
     assert "| training batch 32 | 4600 | 3900 |" in text
     assert "| inference batch 32 | 1900 | exit 1: boom |" in text

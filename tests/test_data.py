@@ -10,7 +10,7 @@ import tensorflow_datasets as tfds
 
 from keras_resnet import data
 from keras_resnet.configs import cifar10, imagenet
-from keras_resnet.data import preprocess
+from keras_resnet.data import augment
 from keras_resnet.errors import UserError
 
 
@@ -37,7 +37,7 @@ def test_digits_is_offline_fixed_and_32x32_rgb():
 def test_small_train_pads_crops_and_keeps_shape():
     image = tf.fill((32, 32, 3), tf.constant(255, tf.uint8))
     mean = np.full((32, 32, 3), 0.5, np.float32)
-    outs = np.stack([preprocess.small_train(image, mean).numpy() for _ in range(20)])
+    outs = np.stack([augment.small_train(image, mean).numpy() for _ in range(20)])
     assert outs.shape == (20, 32, 32, 3)
     # Pixels are 1 - 0.5 = 0.5 inside the image, 0 in the 4-pixel zero padding; some crops
     # must show padding, and none can show more than 4 rows or columns of it.
@@ -49,29 +49,27 @@ def test_small_train_pads_crops_and_keeps_shape():
 def test_imagenet_views_sizes_and_lighting():
     image = tf.cast(tf.random.uniform((300, 400, 3), 0, 256, tf.int32), tf.uint8)
     mean = np.zeros((224, 224, 3), np.float32)
-    assert preprocess.imagenet_train(image, mean).shape == (224, 224, 3)
-    assert preprocess.resize_shorter(image, 256).shape == (256, 341, 3)
-    centre = preprocess.imagenet_eval(image, mean)
-    expected = preprocess.center_crop(
-        preprocess.resize_shorter(preprocess.to_unit(image), 256), 224
-    )
+    assert augment.imagenet_train(image, mean).shape == (224, 224, 3)
+    assert augment.resize_shorter(image, 256).shape == (256, 341, 3)
+    centre = augment.imagenet_eval(image, mean)
+    expected = augment.center_crop(augment.resize_shorter(augment.to_unit(image), 256), 224)
     np.testing.assert_allclose(centre, expected)
-    crops = preprocess.ten_crop(image, mean, crop=224, resize=256)
+    crops = augment.ten_crop(image, mean, crop=224, resize=256)
     assert crops.shape == (10, 224, 224, 3)
     np.testing.assert_allclose(crops[5], tf.image.flip_left_right(crops[0]))
     np.testing.assert_allclose(crops[4], centre, atol=1e-6)
     # With a real mean, each crop (and each mirror) is normalised as the centre crop is: the
     # crop-sized mean subtracted pixel for pixel from that view.
     mean = np.random.default_rng(0).uniform(0, 1, (224, 224, 3)).astype(np.float32)
-    crops = preprocess.ten_crop(image, mean, crop=224, resize=256)
-    resized = preprocess.resize_shorter(preprocess.to_unit(image), 256)
-    np.testing.assert_allclose(crops[4], preprocess.imagenet_eval(image, mean), atol=1e-6)
+    crops = augment.ten_crop(image, mean, crop=224, resize=256)
+    resized = augment.resize_shorter(augment.to_unit(image), 256)
+    np.testing.assert_allclose(crops[4], augment.imagenet_eval(image, mean), atol=1e-6)
     np.testing.assert_allclose(crops[0], resized[:224, :224] - mean, atol=1e-6)
     mirror = tf.image.flip_left_right(resized[:224, :224]) - mean
     np.testing.assert_allclose(crops[5], mirror, atol=1e-6)
     # PCA lighting adds one RGB offset to every pixel, spanned by the AlexNet eigenvectors.
     flat = tf.zeros((8, 8, 3))
-    shift = preprocess.lighting(flat).numpy()
+    shift = augment.lighting(flat).numpy()
     assert np.allclose(shift, shift[0, 0]) and np.abs(shift).max() > 0
 
 
@@ -159,13 +157,13 @@ def test_batch_larger_than_data_is_a_user_error():
 def test_test_time_views_without_mirrors_match_the_single_view():
     image = tf.cast(tf.random.uniform((32, 32, 3), 0, 256, tf.int32), tf.uint8)
     mean = np.full((32, 32, 3), 0.25, np.float32)
-    single = preprocess.small_eval(image, mean)
-    at_32 = preprocess.multiscale_views(image, mean, side=32, flip=False)
+    single = augment.small_eval(image, mean)
+    at_32 = augment.multiscale_views(image, mean, side=32, flip=False)
     assert at_32.shape == (1, 32, 32, 3)
     np.testing.assert_allclose(at_32[0], single, atol=1e-6)  # a resize to its own size
-    bigger = preprocess.multiscale_views(image, mean, side=64)
+    bigger = augment.multiscale_views(image, mean, side=64)
     assert bigger.shape == (2, 64, 64, 3)  # the mean image is resized along
-    assert preprocess.ten_crop(image, mean, crop=32, resize=37, flip=False).shape == (5, 32, 32, 3)
+    assert augment.ten_crop(image, mean, crop=32, resize=37, flip=False).shape == (5, 32, 32, 3)
 
 
 def test_large_sets_train_on_a_fresh_file_order_unless_a_split_needs_the_fixed_one():

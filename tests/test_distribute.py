@@ -113,7 +113,7 @@ def test_multi_worker_mirrored_two_local_workers(tmp_path):
         sys.executable,
         "-m",
         "keras_resnet.cli.train",
-        "--config=experiments/cifar10.py:resnet8",
+        "--config=keras_resnet/configs/cifar10.py:resnet8",
         f"--workdir={workdir}",
         "--config.dataset=synthetic",
         "--config.batch_size=32",

@@ -218,7 +218,7 @@ def test_table2_on_an_image_folder_reports_the_10crop_protocol(tmp_path):
     """The ImageNet tables evaluate each row the paper's way (10-crop) and say so."""
     from pathlib import Path
 
-    from keras_resnet.bench.pipeline import write_jpegs
+    from keras_resnet.bench.input_pipeline import write_jpegs
 
     write_jpegs(Path(tmp_path / "images"), 24, classes=4, size=(90, 120))
     argv = [

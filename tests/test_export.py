@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from keras_resnet.cli import export as export_cli
-from serving.testing import (
+from keras_resnet.serving.tools.testing import (
     LABELS,
     SIZE,
     export_tiny,
@@ -88,7 +88,7 @@ def test_side_files_parse_with_tf_serving_protos(exported):
     from tensorflow_serving.apis import prediction_log_pb2
     from tensorflow_serving.config import model_server_config_pb2
 
-    from serving.config import read_batching_parameters
+    from keras_resnet.serving.core.config import read_batching_parameters
 
     path = exported[2]
     export_dir = os.path.dirname(path)
@@ -124,7 +124,7 @@ def test_app_keras_file_loads_in_safe_mode(exported):
 
 
 def test_cli_from_workdir_reads_mean_and_labels(tmp_path, capsys):
-    from serving.testing import tiny_model
+    from keras_resnet.serving.tools.testing import tiny_model
 
     workdir = tmp_path / "run"
     workdir.mkdir()

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from keras_resnet import machine, progress
 from keras_resnet.cli import startup
-from keras_resnet.training import devices, progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
@@ -82,13 +82,13 @@ CPU implementer\t: 0x41
 
 
 def test_cpu_line_names_the_model_cores_and_native_precisions():
-    line = devices.cpu_line(CPUINFO_X86, cores=2, usable=2)
+    line = machine.cpu_line(CPUINFO_X86, cores=2, usable=2)
     assert line == (
         "CPU: AMD EPYC 9B14, 2 logical cores; mixed precision: bfloat16 native (avx512_bf16), "
         "float16 emulated"
     )
-    assert "(4 usable)" in devices.cpu_line(CPUINFO_X86, cores=16, usable=4)
-    arm = devices.cpu_line(CPUINFO_ARM, cores=8, usable=8)
+    assert "(4 usable)" in machine.cpu_line(CPUINFO_X86, cores=16, usable=4)
+    arm = machine.cpu_line(CPUINFO_ARM, cores=8, usable=8)
     assert arm.endswith("bfloat16 native (bf16), float16 native (fphp)")
 
 
@@ -102,10 +102,10 @@ def test_cpu_line_names_the_model_cores_and_native_precisions():
 )
 def test_gpu_line_names_the_gpu_and_its_precisions(capability, precision):
     details = {"device_name": "NVIDIA H200", "compute_capability": capability}
-    line = devices.gpu_line(0, details)
+    line = machine.gpu_line(0, details)
     cc = f"{capability[0]}.{capability[1]}"
     assert line == f"GPU 0: NVIDIA H200, compute capability {cc}; mixed precision: {precision}"
-    assert devices.gpu_line(1, {"device_name": "AMD MI300"}).endswith("support unknown")
+    assert machine.gpu_line(1, {"device_name": "AMD MI300"}).endswith("support unknown")
 
 
 def test_a_gpu_host_where_tensorflow_finds_none_is_a_warning(monkeypatch):
@@ -113,12 +113,12 @@ def test_a_gpu_host_where_tensorflow_finds_none_is_a_warning(monkeypatch):
 
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this host has a GPU TensorFlow can use")
-    monkeypatch.setattr(devices, "nvidia_gpu_present", lambda: None)
-    lines, warning = devices.describe()
+    monkeypatch.setattr(machine, "nvidia_gpu_present", lambda: None)
+    lines, warning = machine.describe()
     assert lines[-1] == "GPU: none found" and warning is None
     assert lines[1].startswith("CPU: ")
-    monkeypatch.setattr(devices, "nvidia_gpu_present", lambda: "/dev/nvidia0")
-    _, warning = devices.describe()
+    monkeypatch.setattr(machine, "nvidia_gpu_present", lambda: "/dev/nvidia0")
+    _, warning = machine.describe()
     assert "NVIDIA GPU (/dev/nvidia0) but TensorFlow found none" in warning
 
 
@@ -150,7 +150,7 @@ def cli_run(tmp_path_factory):
     """`keras-resnet-train` as CI runs it (stdout a pipe), with a progress line every step."""
     workdir = str(tmp_path_factory.mktemp("run"))
     cmd = [
-        sys.executable, "-m", "keras_resnet.cli.train", "--config=experiments/cifar10.py:resnet8",
+        sys.executable, "-m", "keras_resnet.cli.train", "--config=keras_resnet/configs/cifar10.py:resnet8",
         f"--workdir={workdir}", "--config.dataset=digits", "--config.batch_size=64",
         "--config.num_epochs=2", "--config.scale=0.3", "--config.progress_every_s=0.001",
     ]  # fmt: skip

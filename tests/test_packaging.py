@@ -37,10 +37,10 @@ ENTRY_MODULES = (
     "keras_resnet.cli.bench",
     "keras_resnet.configs.overrides",
     "experiments.run",
-    "serving.client",
-    "serving.demo",
+    "keras_resnet.serving.tools.client",
+    "keras_resnet.serving.tools.demo",
 )
-SERVER_MODULES = ("serving.server", "serving.launch")
+SERVER_MODULES = ("keras_resnet.serving.core.server", "keras_resnet.serving.tools.launch")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import keras_resnet
 from keras_resnet.cli import export as export_cli
-from keras_resnet.models import normalization
+from keras_resnet.models import preprocess_layer
 
 keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
@@ -47,7 +47,7 @@ def test_torchvision_convert_save_export_serves_torch_probabilities(tmp_path):
     path = tmp_path / "resnet18.pth"
     torch.save(net.state_dict(), path)
     model = keras_resnet.create_model("resnet18", weights=path, input_shape=(SIZE, SIZE, 3))
-    mean, std = normalization.input_normalization(model)
+    mean, std = preprocess_layer.input_normalization(model)
     np.testing.assert_allclose(mean, [123.675, 116.28, 103.53], rtol=1e-6)
     np.testing.assert_allclose(std, [58.395, 57.12, 57.375], rtol=1e-6)
     model.save(tmp_path / "model.keras")
@@ -95,7 +95,7 @@ def test_keras_applications_model_equals_caffe_preprocessing(resnet50_ka):
     keras_resnet.weights.load_keras_applications(model, theirs)
     ours = keras.ops.softmax(model.predict(pixels, verbose=0)).numpy()
     np.testing.assert_allclose(ours, expected, atol=1e-4)
-    mean, std = normalization.input_normalization(model)
+    mean, std = preprocess_layer.input_normalization(model)
     np.testing.assert_allclose(mean, [123.68, 116.779, 103.939], rtol=1e-6)  # Caffe's, as RGB
     np.testing.assert_allclose(std, 1.0)
     # Each conversion matters: the raw stem kernel (BGR) would give other probabilities.
@@ -149,4 +149,4 @@ def test_keras_applications_refuses_wrong_layouts(resnet50_ka):
     with pytest.raises(KeyError, match="predictions"):  # strict: its classifier went unused
         keras_resnet.weights.load_keras_applications(headless, theirs)
     keras_resnet.weights.load_keras_applications(headless, theirs, strict=False)
-    assert normalization.takes_raw_pixels(headless)
+    assert preprocess_layer.takes_raw_pixels(headless)

@@ -17,7 +17,7 @@ from keras_resnet import data
 from keras_resnet.cli import export as export_cli
 from keras_resnet.configs import cifar10, imagenet
 from keras_resnet.evaluation import evaluate
-from keras_resnet.export.preprocess import from_workdir
+from keras_resnet.export.served_inputs import from_workdir
 from keras_resnet.imaging.classes import dataset_class_names
 from keras_resnet.training import train
 from keras_resnet.training import workdir as wd
@@ -144,13 +144,13 @@ def test_evaluate_feeds_converted_models_raw_pixels(trained_on_folder, tmp_path,
     """A model that normalises raw pixels itself (converted weights) is evaluated on raw pixels
     in every mode, whatever mean the workdir holds. Here its `preprocess` layer computes x/255,
     so it must score exactly as the same network does on x/255 minus a zero mean."""
-    from keras_resnet.models import normalization
+    from keras_resnet.models import preprocess_layer
 
     workdir, files = trained_on_folder
     model = keras.models.load_model(os.path.join(workdir, "model.keras"))
     plain = _copy_workdir(workdir, tmp_path / "plain", model)
     np.save(plain / "mean.npy", np.zeros((32, 32, 3), np.float32))
-    normalization.set_input_normalization(model, [0.0, 0.0, 0.0], [255.0, 255.0, 255.0])
+    preprocess_layer.set_input_normalization(model, [0.0, 0.0, 0.0], [255.0, 255.0, 255.0])
     converted = _copy_workdir(workdir, tmp_path / "converted", model)
     np.save(converted / "mean.npy", np.full((32, 32, 3), 0.4, np.float32))  # ignored
     probs, _ = evaluate.predict(str(converted), mode)

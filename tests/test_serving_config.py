@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from serving import config, protos
-from serving.testing import export_tiny, http, running_server, server_flags
+from keras_resnet.serving.core import config, protos
+from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_flags
 
 # Every BatchingParameters field TF Serving defines, as its docs write them, comments included.
 FULL_BATCHING = """# tuned for 2 cores
@@ -148,7 +148,7 @@ def test_misspelt_batching_field_stops_the_server_with_one_line(tmp_path):
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-m", "serving.server", *flags],
+        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags],
         env=env,
         capture_output=True,
         text=True,
@@ -156,7 +156,7 @@ def test_misspelt_batching_field_stops_the_server_with_one_line(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f'serving.server: error: {params}:2: Message type "tensorflow.serving.BatchingParameters" '
+        f'keras_resnet.serving.core.server: error: {params}:2: Message type "tensorflow.serving.BatchingParameters" '
         'has no field named "max_batch_sise".'
     ]
 

@@ -3,7 +3,7 @@ in-process model.predict and exits non-zero on a mismatch."""
 
 import pytest
 
-from serving import demo
+from keras_resnet.serving.tools import demo
 
 
 @pytest.mark.slow

@@ -16,8 +16,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import client
-from serving.testing import (
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
     export_tiny,
     http,
     png,
@@ -164,8 +164,8 @@ def test_corrupt_version_is_reported_and_the_old_one_keeps_serving(tmp_path):
 
 
 def test_failed_load_is_retried_up_to_the_limit(tmp_path):
-    from serving.config import ModelConfig
-    from serving.manager import ModelManager
+    from keras_resnet.serving.core.config import ModelConfig
+    from keras_resnet.serving.core.manager import ModelManager
 
     (tmp_path / "1").mkdir()
     (tmp_path / "1" / "saved_model.pb").write_bytes(b"not a SavedModel")

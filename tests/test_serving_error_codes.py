@@ -26,8 +26,15 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import client
-from serving.testing import export_tiny, free_port, http, png, random_pixels, running_server
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
+    export_tiny,
+    free_port,
+    http,
+    png,
+    random_pixels,
+    running_server,
+)
 
 C = grpc.StatusCode
 # TF Serving's ToHTTPStatusCode (model_servers/http_server.cc), as plain numbers.

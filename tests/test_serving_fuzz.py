@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving import client
-from serving.testing import export_tiny, free_port, http, running_server
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import export_tiny, free_port, http, running_server
 from tests import fuzzing
 
 CONFIG = """model_config_list {{ config {{

@@ -13,8 +13,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import client
-from serving.testing import (
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
     export_tiny,
     png,
     random_pixels,

@@ -10,9 +10,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from serving import client
-from serving.server import ModelServer, build_parser
-from serving.testing import (
+from keras_resnet.serving.core.server import ModelServer, build_parser
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
     export_tiny,
     free_port,
     http,

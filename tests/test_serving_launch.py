@@ -7,8 +7,14 @@ import stat
 import pytest
 import yaml
 
-from serving import client, launch
-from serving.testing import export_tiny, png, random_pixels, running_server, server_flags
+from keras_resnet.serving.tools import client, launch
+from keras_resnet.serving.tools.testing import (
+    export_tiny,
+    png,
+    random_pixels,
+    running_server,
+    server_flags,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from serving import client
-from serving.batching import Batcher
-from serving.config import BatchingParameters, ModelConfig
-from serving.status import ServingError
-from serving.testing import (
+from keras_resnet.serving.core.batching import Batcher
+from keras_resnet.serving.core.config import BatchingParameters, ModelConfig
+from keras_resnet.serving.core.status import ServingError
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
     export_tiny,
     free_port,
     http,
@@ -228,7 +228,10 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
     grpc_port, rest_port = (int(f.split("=")[1]) for f in flags[:2])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "serving.server", *flags], env=env, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         url = f"http://127.0.0.1:{rest_port}/v1/models/tiny"

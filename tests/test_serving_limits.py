@@ -12,9 +12,16 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from serving import client
-from serving.server import build_parser
-from serving.testing import export_tiny, http, png, random_pixels, running_server, server_flags
+from keras_resnet.serving.core.server import build_parser
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import (
+    export_tiny,
+    http,
+    png,
+    random_pixels,
+    running_server,
+    server_flags,
+)
 from tests import fuzzing
 
 IMAGE = png(random_pixels(1, seed=1)[0])

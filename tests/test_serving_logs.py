@@ -7,8 +7,8 @@ import re
 import pytest
 import tensorflow as tf
 
-from serving import logs
-from serving.testing import export_tiny, running_server, server_flags
+from keras_resnet.serving.core import logs
+from keras_resnet.serving.tools.testing import export_tiny, running_server, server_flags
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING|ERROR) ([\w.]+):\d+\] "
@@ -36,23 +36,29 @@ def configured():
 
 def test_lines_carry_time_level_and_source(configured, capsys):
     configured("info")
-    logging.getLogger("serving.manager").info("Successfully loaded servable version {name: x}")
-    logging.getLogger("serving.rest").debug("not at info")
-    logging.getLogger("serving.rest").error("Internal error on GET /v1/x")
+    logging.getLogger("keras_resnet.serving.core.manager").info(
+        "Successfully loaded servable version {name: x}"
+    )
+    logging.getLogger("keras_resnet.serving.core.rest").debug("not at info")
+    logging.getLogger("keras_resnet.serving.core.rest").error("Internal error on GET /v1/x")
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2, lines
     first, second = (LINE.match(line) for line in lines)
-    assert first.groups() == ("INFO", "serving.manager") and lines[0].endswith("{name: x}")
-    assert second.groups() == ("ERROR", "serving.rest")
+    assert first.groups() == ("INFO", "keras_resnet.serving.core.manager") and lines[0].endswith(
+        "{name: x}"
+    )
+    assert second.groups() == ("ERROR", "keras_resnet.serving.core.rest")
     configured("debug")
-    logging.getLogger("serving.rest").debug("now shown")
+    logging.getLogger("keras_resnet.serving.core.rest").debug("now shown")
     assert LINE.match(capsys.readouterr().err).group(1) == "DEBUG"
 
 
 def test_devices_are_logged(caplog):
-    with caplog.at_level(logging.INFO, logger="serving"):
+    with caplog.at_level(logging.INFO, logger="keras_resnet.serving"):
         logs.log_devices()
-    messages = [r.getMessage() for r in caplog.records if r.name == "serving.logs"]
+    messages = [
+        r.getMessage() for r in caplog.records if r.name == "keras_resnet.serving.core.logs"
+    ]
     with open("/proc/cpuinfo") as f:
         model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     assert messages[0] == f"CPU: {model}, {len(os.sched_getaffinity(0))} usable cores"
@@ -65,16 +71,19 @@ def test_devices_are_logged(caplog):
 
 def test_server_start_is_logged(tmp_path, caplog):
     export_tiny(tmp_path / "tiny")
-    with caplog.at_level(logging.INFO, logger="serving"):
+    with caplog.at_level(logging.INFO, logger="keras_resnet.serving"):
         with running_server(server_flags(tmp_path / "tiny", "--rest_api_port=0")) as server:
             port = server.grpc_port
     messages = [(r.levelname, r.name, r.getMessage()) for r in caplog.records]
     assert (
         "INFO",
-        "serving.server",
+        "keras_resnet.serving.core.server",
         f"Running gRPC ModelServer at 127.0.0.1:{port} ...",
     ) in messages
     loaded = "Successfully loaded servable version {name: tiny version: 1} ("  # + warm-ups
-    assert any(r[:2] == ("INFO", "serving.manager") and r[2].startswith(loaded) for r in messages)
+    assert any(
+        r[:2] == ("INFO", "keras_resnet.serving.core.manager") and r[2].startswith(loaded)
+        for r in messages
+    )
     assert any(m.startswith("CPU: ") for _, _, m in messages)
-    assert messages[-1] == ("INFO", "serving.server", "Server stopped.")
+    assert messages[-1] == ("INFO", "keras_resnet.serving.core.server", "Server stopped.")

@@ -5,7 +5,7 @@ import base64
 import numpy as np
 import pytest
 
-from serving.testing import (
+from keras_resnet.serving.tools.testing import (
     export_tiny,
     free_port,
     http,

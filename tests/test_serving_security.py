@@ -19,8 +19,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving import client
-from serving.testing import export_tiny, http, running_server, server_flags
+from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_flags
 from tests import fuzzing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

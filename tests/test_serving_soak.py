@@ -11,8 +11,15 @@ import time
 
 import pytest
 
-from serving.soak import Soak
-from serving.testing import export_tiny, http, png, random_pixels, running_server, server_flags
+from keras_resnet.serving.tools.soak import Soak
+from keras_resnet.serving.tools.testing import (
+    export_tiny,
+    http,
+    png,
+    random_pixels,
+    running_server,
+    server_flags,
+)
 
 IMAGE = png(random_pixels(1, seed=11)[0])
 
@@ -56,7 +63,9 @@ def test_soak_thousands_of_requests_memory_flat(tmp_path):
     rest_port, grpc_port = int(flags[1].split("=")[1]), int(flags[0].split("=")[1])
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "serving.server", *flags], env=env, stderr=log)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags], env=env, stderr=log
+    )
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not _up(rest_port):

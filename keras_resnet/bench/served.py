@@ -35,7 +35,7 @@ def build():
 def export(root: str, mode: str) -> str:
     """Exports a fresh ResNet-50 v1.5 as EXPORTS' `mode`; returns the version directory."""
     from keras_resnet.export import export_model
-    from keras_resnet.export.preprocess import Preprocessing
+    from keras_resnet.export.served_inputs import Preprocessing
 
     pre = Preprocessing(height=224, width=224, crop_fraction=0.875)
     export_dir = os.path.join(root, mode)

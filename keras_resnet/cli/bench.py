@@ -2,7 +2,7 @@
 
     keras-resnet-bench [--quick] [--max_batch] [--out_dir=bench] [--verbosity=0]
 
-What is measured and how is described in keras_resnet.bench.run. The log (devices, each
+What is measured and how is described in keras_resnet.bench.suite. The log (devices, each
 measurement as it lands) goes to stderr at `--verbosity` (-1 warnings only, 0 info, 1 debug);
 stdout gets the result, the Markdown table.
 """
@@ -44,13 +44,13 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=args.verbosity)
-    from keras_resnet.bench import report as bench_report
-    from keras_resnet.bench.run import run
+    from keras_resnet.bench import summary
+    from keras_resnet.bench.suite import run
 
     start = time.time()
     results = run(args.quick, max_batch=args.max_batch)
     results["wall_s"] = round(time.time() - start, 1)
-    table = bench_report.markdown(results)
+    table = summary.markdown(results)
     print(table, flush=True)  # stdout: the result, and only it
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import re
 import sys
 import tempfile
 
-from keras_resnet.training import devices
+from keras_resnet import machine
 
 # Start-up lines with nothing to act on, whatever the host.
 _NOISE = [
@@ -81,7 +81,7 @@ def end_capture() -> int:
     tmp.seek(0)
     captured = tmp.read().decode(errors="replace")
     tmp.close()
-    nvidia = devices.nvidia_gpu_present() is not None
+    nvidia = machine.nvidia_gpu_present() is not None
     kept = [line for line in captured.splitlines() if line.strip() and not is_noise(line, nvidia)]
     if kept:
         os.write(2, ("\n".join(kept) + "\n").encode())

@@ -2,7 +2,7 @@
 
 Run (the part after the colon picks the model; any 6n+2 depth works):
 
-    keras-resnet-train --config=experiments/cifar10.py:resnet110 --workdir=runs/resnet110
+    keras-resnet-train --config=keras_resnet/configs/cifar10.py:resnet110 --workdir=runs/resnet110
     keras-resnet-train --model=resnet110 --workdir=runs/resnet110   # the same: this recipe
     make train MODEL=resnet56                                       # the same through make
 

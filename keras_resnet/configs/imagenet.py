@@ -2,7 +2,7 @@
 
 Run:
 
-    keras-resnet-train --config=experiments/imagenet.py:resnet50 --workdir=runs/resnet50
+    keras-resnet-train --config=keras_resnet/configs/imagenet.py:resnet50 --workdir=runs/resnet50
     keras-resnet-train --model=resnet50 --workdir=runs/resnet50     # the same: this recipe
     make train MODEL=resnet34                                       # the same through make
     make eval WORKDIR=runs/resnet34 ARGS=--mode=10crop  # the paper's test protocol

@@ -15,7 +15,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from keras_resnet.data import preprocess
+from keras_resnet.data import augment
 from keras_resnet.data.sources import IMAGENET, SMALL, Source
 from keras_resnet.errors import UserError
 from keras_resnet.storage import atomic
@@ -68,19 +68,17 @@ def split(source: Source, val_split: int, scale: float):
 def _views(source: Source, data_cfg):
     """(train_fn, eval_fn, input_shape) for the source's style; fns map (uint8, mean)."""
     if source.style == SMALL:
-        train_fn = functools.partial(preprocess.small_train, flip=source.flip)
-        return train_fn, preprocess.small_eval, None
+        train_fn = functools.partial(augment.small_train, flip=source.flip)
+        return train_fn, augment.small_eval, None
     crop = int(data_cfg.image_size)
     train_fn = functools.partial(
-        preprocess.imagenet_train,
+        augment.imagenet_train,
         crop=crop,
         scale_range=tuple(data_cfg.scale_range),
         flip=source.flip,
         pca=bool(data_cfg.pca_lighting),
     )
-    eval_fn = functools.partial(
-        preprocess.imagenet_eval, crop=crop, resize=int(data_cfg.eval_resize)
-    )
+    eval_fn = functools.partial(augment.imagenet_eval, crop=crop, resize=int(data_cfg.eval_resize))
     return train_fn, eval_fn, (crop, crop, 3)
 
 

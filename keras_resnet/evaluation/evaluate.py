@@ -23,14 +23,14 @@ import ml_collections
 import numpy as np
 import tensorflow as tf
 
-from keras_resnet import data
+from keras_resnet import data, machine, progress
 from keras_resnet.configs import base
-from keras_resnet.data import preprocess
+from keras_resnet.data import augment
 from keras_resnet.errors import UserError
-from keras_resnet.models import normalization, pretrained, registry
+from keras_resnet.models import preprocess_layer, pretrained, registry
 from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic
-from keras_resnet.training import devices, inputs, progress
+from keras_resnet.training import inputs
 from keras_resnet.training import workdir as wd
 
 MODES = ("center", "10crop", "multiscale")
@@ -87,10 +87,10 @@ def _progress(config, mode: str, images: int, passes: int) -> progress.Progress:
 
 def _on_raw_pixels(model, mean):
     """`model`, which normalises raw 0-255 pixels itself (converted weights,
-    keras_resnet.models.normalization), called on the pipeline's views (pixels / 255 - mean):
+    keras_resnet.models.preprocess_layer), called on the pipeline's views (pixels / 255 - mean):
     the mean is added back, resized as the view's was, and the pixels scaled back."""
     return lambda x, training=False: model(
-        preprocess.subtract_mean(x, -mean) * 255.0, training=training
+        augment.subtract_mean(x, -mean) * 255.0, training=training
     )
 
 
@@ -108,13 +108,13 @@ def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
     config, model = _load(workdir, checkpoint)
     spec = registry.get_spec(config.model)
     source = inputs.source_for_config(config)
-    raw = normalization.takes_raw_pixels(model)
+    raw = preprocess_layer.takes_raw_pixels(model)
     if raw:  # any mean will do, as it is added back: one image's, not the training set's
         config = ml_collections.ConfigDict(config.to_dict())
         config.data.mean_examples = 1
     ds = data.build(source, config, workdir=workdir, write_mean=False)
     on_views = (lambda m: _on_raw_pixels(m, ds.mean)) if raw else (lambda m: m)
-    devices.log_devices()  # after every check: a refused evaluation's error stays one line
+    machine.log_devices()  # after every check: a refused evaluation's error stays one line
     logger.info(f"{workdir} ({checkpoint}): {mode} on {ds.num_test} test images of {source.name}")
     batch = int(config.data.eval_batch_size or config.batch_size)
     if mode == "center":
@@ -132,7 +132,7 @@ def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
         views = [
             test.map(
                 lambda x, y: (
-                    preprocess.ten_crop(x, ds.mean, crop=crop, resize=resize, flip=source.flip),
+                    augment.ten_crop(x, ds.mean, crop=crop, resize=resize, flip=source.flip),
                     y,
                 )
             )
@@ -148,11 +148,11 @@ def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
             variant=config.variant,
         )
         pretrained.copy_by_name(model, net)  # by name: also sets `preprocess`'s constants
-        sides = [round(s * crop / 224) for s in preprocess.MULTISCALE_SIDES]
+        sides = [round(s * crop / 224) for s in augment.MULTISCALE_SIDES]
         views = [
             test.map(
                 lambda x, y, s=s: (
-                    preprocess.multiscale_views(x, ds.mean, side=s, flip=source.flip),
+                    augment.multiscale_views(x, ds.mean, side=s, flip=source.flip),
                     y,
                 )
             )

@@ -8,7 +8,6 @@
 `assets` TF Serving's config files and warm-up requests.
 """
 
-from keras_resnet.export.preprocess import Preprocessing
 from keras_resnet.export.savedmodel import (
     PREDICT_IMAGES,
     SERVING_DEFAULT,
@@ -17,6 +16,7 @@ from keras_resnet.export.savedmodel import (
     load_source,
     next_version,
 )
+from keras_resnet.export.served_inputs import Preprocessing
 
 __all__ = [
     "PREDICT_IMAGES",

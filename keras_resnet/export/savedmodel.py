@@ -29,7 +29,7 @@ import os
 import shutil
 
 from keras_resnet.export import assets as export_assets
-from keras_resnet.export.preprocess import Preprocessing, from_workdir, load_labels, load_mean
+from keras_resnet.export.served_inputs import Preprocessing, from_workdir, load_labels, load_mean
 from keras_resnet.imaging.classes import imagenet_class_names
 
 SERVING_DEFAULT = "serving_default"
@@ -75,7 +75,7 @@ def frozen_network(model, pre: Preprocessing):
 def _serving_module(model, pre: Preprocessing, weights_as_constants: bool = False):
     import tensorflow as tf
 
-    from keras_resnet.export.preprocess import build_graph_fns
+    from keras_resnet.export.served_inputs import build_graph_fns
 
     decode, normalize = build_graph_fns(pre)
     labels = None if not pre.labels else tf.constant(pre.labels)
@@ -192,7 +192,7 @@ def load_source(source: str, args) -> tuple:
     """(keras model, Preprocessing) from a workdir or a `.keras` file plus the flags."""
     import keras
 
-    from keras_resnet.models import normalization
+    from keras_resnet.models import preprocess_layer
 
     fields: dict = {}
     if os.path.isdir(source):
@@ -211,7 +211,7 @@ def load_source(source: str, args) -> tuple:
         raise FileNotFoundError(f"No such workdir or .keras file: {source}")
     # safe_mode=True: the file may come from anywhere; never run pickled lambdas from it.
     model = _logits_model(keras.models.load_model(path, compile=False, safe_mode=True))
-    if normalization.takes_raw_pixels(model):
+    if preprocess_layer.takes_raw_pixels(model):
         # Converted weights carry their normalisation in the model: raw 0-255 pixels go in.
         fields.update(scale=1.0, mean=None, std=None)
     # Flags override what the workdir recorded.

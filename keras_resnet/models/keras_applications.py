@@ -11,7 +11,7 @@ changes: option B), which `create_model("resnet50")` builds. Four things differ,
 - Their BN epsilon is 1.001e-5, ours PyTorch's 1e-5: the difference goes into the variance.
 - Caffe's first conv reads BGR; its kernel's input channels are reversed to read RGB.
 - Caffe subtracts the ImageNet mean per channel (no scaling): recorded as the model's input
-  normalisation (keras_resnet.models.normalization), so the model takes raw 0-255 RGB pixels.
+  normalisation (keras_resnet.models.preprocess_layer), so the model takes raw 0-255 RGB pixels.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import re
 import keras
 import numpy as np
 
-from keras_resnet.imaging.normalization import channel_stats
-from keras_resnet.models import normalization
+from keras_resnet.imaging.pixel_normalization import channel_stats
+from keras_resnet.models import preprocess_layer
 
 # Our stage sizes -> the keras.applications constructor with those (paper Table 1).
 MODELS = {(3, 4, 6, 3): "ResNet50", (3, 4, 23, 3): "ResNet101", (3, 8, 36, 3): "ResNet152"}
@@ -153,7 +153,7 @@ def load_keras_applications(model: keras.Model, source, *, strict: bool = True) 
     theirs = _source_model(model, source)
     used, pending = set(), []
     for layer in model.layers:
-        if not layer.weights or layer.name == normalization.LAYER:
+        if not layer.weights or layer.name == preprocess_layer.LAYER:
             continue
         arrays = [np.asarray(a, np.float32) for a in _converted(layer, theirs)]
         shapes = [tuple(w.shape) for w in layer.weights]
@@ -170,7 +170,7 @@ def load_keras_applications(model: keras.Model, source, *, strict: bool = True) 
     unused = sorted(la.name for la in theirs.layers if la.weights and la.name not in used)
     if strict and unused:
         raise KeyError(f"keras.applications layers not used by {model.name!r}: {unused[:5]}.")
-    normalization.set_input_normalization(model, *channel_stats("caffe"))
+    preprocess_layer.set_input_normalization(model, *channel_stats("caffe"))
     for layer, arrays in pending:
         layer.set_weights(arrays)
     return model

@@ -13,7 +13,7 @@ import os
 import keras
 import numpy as np
 
-from keras_resnet.models import keras_applications, normalization, weights
+from keras_resnet.models import keras_applications, preprocess_layer, weights
 
 TORCHVISION = "torchvision"  # a torchvision state_dict: .pth, .pt, .safetensors, .npz
 KERAS_APPLICATIONS = "keras_applications"  # keras.applications ResNet50/101/152 weights
@@ -99,7 +99,7 @@ def copy_by_name(donor: keras.Model, model: keras.Model) -> None:
         try:
             arrays = donor.get_layer(layer.name).get_weights()
         except ValueError:
-            if layer.name == normalization.LAYER:
+            if layer.name == preprocess_layer.LAYER:
                 continue
             raise ValueError(
                 f"The weights have no layer {layer.name!r} (a different model or shortcut?)."
@@ -114,7 +114,7 @@ def copy_by_name(donor: keras.Model, model: keras.Model) -> None:
     for layer, arrays in pending:
         layer.set_weights(arrays)
         if isinstance(layer, keras.layers.Normalization):
-            layer.finalize_state()  # see normalization.set_input_normalization
+            layer.finalize_state()  # see preprocess_layer.set_input_normalization
 
 
 def load(model: keras.Model, source: Source, build) -> keras.Model:

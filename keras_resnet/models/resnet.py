@@ -9,7 +9,7 @@ import sys
 
 import keras
 
-from keras_resnet.models import normalization, pretrained, registry
+from keras_resnet.models import preprocess_layer, pretrained, registry
 from keras_resnet.models.blocks import conv_bn, residual_block
 
 POOLINGS = (None, "avg", "max")
@@ -99,8 +99,8 @@ def build_resnet(
         sys.setrecursionlimit(needed)
 
     inputs = keras.Input(shape=input_shape, name="images")
-    # Identity unless converted weights set it (keras_resnet.models.normalization).
-    x = normalization.preprocess_layer()(inputs)
+    # Identity unless converted weights set it (keras_resnet.models.preprocess_layer).
+    x = preprocess_layer.preprocess_layer()(inputs)
     x = _stem(x, spec.family, regularizer)
     for (stage, width, first_stride), blocks in zip(_stage_layout(spec), spec.stage_sizes):
         for b in range(blocks):

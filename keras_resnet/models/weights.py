@@ -6,7 +6,7 @@ needed only to read `.pth` files; a `.npz`, a `.safetensors` or an in-memory map
 without it.
 
 torchvision's weights expect (pixels / 255 - mean) / std with ImageNet's per-channel statistics;
-the converted model records that as its input normalisation (keras_resnet.models.normalization)
+the converted model records that as its input normalisation (keras_resnet.models.preprocess_layer)
 and takes raw 0-255 RGB pixels, so evaluation, export and serving need no flags.
 
 The paper's own (Caffe) weights, as keras.applications ships them, load with
@@ -21,8 +21,8 @@ import re
 import keras
 import numpy as np
 
-from keras_resnet.imaging.normalization import channel_stats
-from keras_resnet.models import normalization
+from keras_resnet.imaging.pixel_normalization import channel_stats
+from keras_resnet.models import preprocess_layer
 from keras_resnet.models.keras_applications import load_keras_applications
 
 __all__ = ["load_keras_applications", "load_torchvision", "read_state_dict"]
@@ -159,7 +159,7 @@ def load_torchvision(model: keras.Model, source, *, strict: bool = True) -> kera
     used: set[str] = set()
     pending = []
     for layer in model.layers:
-        if not layer.weights or layer.name == normalization.LAYER:
+        if not layer.weights or layer.name == preprocess_layer.LAYER:
             continue
         prefix = _torch_prefix(layer.name)
         if prefix is None:
@@ -177,7 +177,7 @@ def load_torchvision(model: keras.Model, source, *, strict: bool = True) -> kera
             f"{' ...' if len(unused) > 5 else ''} (wrong depth, or a variant='v1' model?)."
         )
     # Assign only after every key checked out, so a failed load leaves the model untouched.
-    normalization.set_input_normalization(model, *channel_stats("torch"))
+    preprocess_layer.set_input_normalization(model, *channel_stats("torch"))
     for layer, arrays in pending:
         layer.set_weights(arrays)
     return model

@@ -19,7 +19,7 @@ import time
 
 import keras
 
-from keras_resnet.training import progress
+from keras_resnet import progress
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
 

@@ -23,7 +23,7 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_resnet import data
+from keras_resnet import data, machine
 from keras_resnet.configs import base
 from keras_resnet.errors import UserError
 from keras_resnet.models import registry
@@ -32,7 +32,6 @@ from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic
 from keras_resnet.training import (
     backups,
-    devices,
     distribute,
     inputs,
     interrupts,
@@ -204,7 +203,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
 
 def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dict:
     source = inputs.source_for_config(config)  # the last check that can refuse the run
-    devices.log_devices()  # after every check: a refused run's error stays one line
+    machine.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config_dict)
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
     if source.class_names:  # export serves them with the model (keras_resnet.export)

@@ -1,10 +1,10 @@
 """`make bench-serving`: in-process vs REST vs gRPC throughput and latency (a benchmark, not a test).
 
-    python -m serving.benchmark [--model=resnet50] [--concurrency=1,8,32] [--seconds=10] [--quick]
+    python -m keras_resnet.serving.tools.serving_bench [--model=resnet50] [--concurrency=1,8,32] [--seconds=10] [--quick]
 
 Every request classifies one 224x224 JPEG through `serving_default` (decode, resize, normalise
 and the network, all in the graph). "in-process" calls the loaded SavedModel from client threads
-with no network; REST and gRPC go to `python -m serving.server` in a separate process, so client
+with no network; REST and gRPC go to `python -m keras_resnet.serving.core.server` in a separate process, so client
 and server do not share a GIL. Each path runs without and with server-side batching (the
 export's batching_parameters.txt). The model has random weights: speed does not depend on them.
 """
@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from ..core.server import SERVER_MODULE
 from .testing import free_port
 
 
@@ -32,7 +33,7 @@ def export_once(model_name: str, export_dir: str) -> str:
         return export_dir
     import keras_resnet
     from keras_resnet.export import export_model
-    from keras_resnet.export.preprocess import Preprocessing
+    from keras_resnet.export.served_inputs import Preprocessing
 
     model = keras_resnet.create_model(model_name)
     _, h, w, _ = model.input_shape
@@ -82,9 +83,9 @@ def measure(call, concurrency: int, seconds: float) -> dict:
 
 
 def in_process_call(export_dir: str, image: bytes, batching: bool):
-    from .batching import Batcher
-    from .config import read_batching_parameters
-    from .servable import Servable
+    from ..core.batching import Batcher
+    from ..core.config import read_batching_parameters
+    from ..core.servable import Servable
 
     servable = Servable("bench", 1, os.path.join(export_dir, "1"))
     batcher = None
@@ -103,7 +104,7 @@ def in_process_call(export_dir: str, image: bytes, batching: bool):
 
 
 class ServerProcess:
-    """`python -m serving.server` on free ports, as a context manager."""
+    """`python -m keras_resnet.serving.core.server` on free ports, as a context manager."""
 
     def __init__(self, export_dir: str, batching: bool):
         self.grpc_port, self.rest_port = free_port(), free_port()
@@ -116,7 +117,7 @@ class ServerProcess:
             ]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"{__package__}.server", *flags],
+            [sys.executable, "-m", SERVER_MODULE, *flags],
             env=env,
             stderr=subprocess.DEVNULL,
         )
@@ -125,7 +126,7 @@ class ServerProcess:
         deadline = time.time() + 300
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("serving.server exited during start-up")
+                raise RuntimeError("keras_resnet.serving.core.server exited during start-up")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=2)
                 conn.request("GET", "/v1/models/bench")
@@ -133,7 +134,7 @@ class ServerProcess:
                     return self
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError("serving.server did not start within 300 s")
+        raise RuntimeError("keras_resnet.serving.core.server did not start within 300 s")
 
     def __exit__(self, *exc):
         self.proc.terminate()
@@ -205,9 +206,7 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.benchmark", description=__doc__.split("\n")[0]
-    )
+    p = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="resnet50")
     p.add_argument("--concurrency", default="1,8,32")
     p.add_argument("--seconds", type=float, default=10.0, help="timed window per cell")

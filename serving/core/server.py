@@ -1,8 +1,8 @@
 """Embedded model server speaking TF Serving's gRPC and REST APIs, with its command-line flags.
 
-    python -m serving.server --model_name=resnet20 --model_base_path=$PWD/models/resnet20 \\
+    python -m keras_resnet.serving.core.server --model_name=resnet20 --model_base_path=$PWD/models/resnet20 \\
         [--port=8500] [--rest_api_port=8501] [--enable_batching --batching_parameters_file=F]
-    python -m serving.server --model_config_file=models/resnet20/models.config
+    python -m keras_resnet.serving.core.server --model_config_file=models/resnet20/models.config
 
 Differences from tensorflow_model_server, on purpose: it binds 127.0.0.1 unless --host says
 otherwise; Prometheus metrics are on by default; --max_request_bytes bounds request size (REST
@@ -39,8 +39,9 @@ from .manager import ModelManager
 from .metrics import Metrics
 from .predictor import Predictor
 
-# Named by package, not __name__: run as `python -m serving.server` this module is __main__.
-logger = logging.getLogger(f"{__package__}.server")
+# Named by package, not __name__: run as `python -m keras_resnet.serving.core.server` this module is __main__.
+SERVER_MODULE = f"{__package__}.server"  # what `python -m` runs, for launchers
+logger = logging.getLogger(SERVER_MODULE)
 
 
 def _bool(text: str) -> bool:
@@ -233,7 +234,7 @@ def main(argv=None) -> int:
         server = ModelServer(args)
         server.start()
     except (OSError, ValueError, RuntimeError) as e:
-        print(f"serving.server: error: {e}", file=sys.stderr)
+        print(f"keras_resnet.serving.core.server: error: {e}", file=sys.stderr)
         return 2
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -25,8 +25,8 @@ from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
 from . import json_tensor
-from .grpc_service import model_metadata, model_status
 from .limits import DEADLINE_MESSAGE, Admission
+from .model_queries import model_metadata, model_status
 from .status import ServingError, invalid
 
 # [0-9], not \d: Python's \d also matches non-ASCII digits, which TF's RE2 pattern does not.

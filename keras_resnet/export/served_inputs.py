@@ -7,7 +7,7 @@ training workdir when there is one (its `config.json` and saved mean file), and 
 
 Normalisation is `(pixels * scale - mean) / std`, with `pixels` the raw 0-255 values as float32,
 `mean` either per channel (3,) or per pixel (H, W, 3) in the scaled units, and `std` per channel.
-A model with converted weights normalises its input itself (keras_resnet.models.normalization):
+A model with converted weights normalises its input itself (keras_resnet.models.preprocess_layer):
 it is exported with scale 1 and no mean, and takes the raw pixels.
 
 Resizing and cropping are keras_resnet.imaging.views, the functions training's evaluation uses
@@ -119,7 +119,7 @@ def from_workdir(workdir: str, config: dict) -> dict:
     """Preprocessing fields a training workdir records; missing ones keep their defaults.
 
     keras_resnet.training.train scales pixels by 1/255 and subtracts the per-pixel training mean it saves
-    as `mean.npy` (keras_resnet.data.preprocess), which are this module's defaults plus that
+    as `mean.npy` (keras_resnet.data.augment), which are this module's defaults plus that
     file. Its config's `scale` is the run-length factor, not a pixel scale, so it is not read.
     Labels come from `labels`/`class_names` in the config, the `class_names.txt` training
     writes (or a `labels.txt`), or the config's `dataset` when it is one with known class names

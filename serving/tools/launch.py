@@ -1,10 +1,10 @@
 """`make serve`: the best server this machine has, with tensorflow_model_server's flags.
 
-    python -m serving.launch --model_name=NAME --model_base_path=/abs/path [server flags]
+    python -m keras_resnet.serving.tools.launch --model_name=NAME --model_base_path=/abs/path [server flags]
         [--backend=auto|tensorflow_model_server|docker|embedded] [--dry_run]
 
 auto picks, in order: `tensorflow_model_server` on PATH; the `tensorflow/serving` image when a
-Docker engine answers; else the embedded server (`python -m serving.server`). It prints which.
+Docker engine answers; else the embedded server (`python -m keras_resnet.serving.core.server`). It prints which.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import shutil
 import subprocess
 import sys
 
-from . import config as config_lib
-from .server import build_parser
+from ..core import config as config_lib
+from ..core.server import SERVER_MODULE, build_parser
 
 # The TF Serving release built on the TensorFlow we export with (TF Serving versions follow
 # TensorFlow's): a SavedModel written by TensorFlow 2.21 needs a 2.21 server to be sure its ops
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
             cmd = docker_command(args, rest)
             print(f"serve: using Docker image {IMAGE}")
         elif backend == "embedded":
-            cmd = [sys.executable, "-m", f"{__package__}.server", *rest]
+            cmd = [sys.executable, "-m", SERVER_MODULE, *rest]
             print("serve: no tensorflow_model_server or Docker engine; using the embedded server")
         else:
             raise ValueError(f"unknown --backend={backend}")
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     if mine.dry_run:
         return 0
     if backend == "embedded":
-        from . import server
+        from ..core import server
 
         return server.main(rest)
     os.execvp(cmd[0], cmd)  # replaces this process: signals reach the server directly

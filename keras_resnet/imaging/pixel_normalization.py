@@ -10,7 +10,7 @@
 
 `preprocess_input(x, mode=...)` applies one of them to raw 0-255 RGB pixels, as
 keras.applications' `preprocess_input` does for its models. Converted weights carry theirs in
-the model (keras_resnet.models.normalization), so their models take raw pixels directly.
+the model (keras_resnet.models.preprocess_layer), so their models take raw pixels directly.
 """
 
 from __future__ import annotations

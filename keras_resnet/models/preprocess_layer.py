@@ -8,7 +8,7 @@ opens with plain Keras in safe mode.
 
 - Identity (mean 0, variance 1): a model trained by `keras_resnet`. Its input is normalised
   outside the model, by the training pipeline's rule (pixels / 255 minus the run's per-pixel
-  mean, "paper" in keras_resnet.imaging.normalization), which a per-channel layer cannot hold.
+  mean, "paper" in keras_resnet.imaging.pixel_normalization), which a per-channel layer cannot hold.
 - Anything else: converted weights (torchvision, the paper's Caffe models). The model takes raw
   0-255 RGB pixels and normalises them itself; evaluation, export and serving feed it raw pixels.
 """

@@ -1,6 +1,6 @@
 """`make demo`: the whole path offline, in a few minutes on 2 CPU cores.
 
-    python -m serving.demo [--workdir=runs/demo-digits] [--export_dir=models/digits]
+    python -m keras_resnet.serving.tools.demo [--workdir=runs/demo-digits] [--export_dir=models/digits]
         [--epochs=8] [--images=32] [--trainer=auto|keras_resnet|builtin]
 
 1. Train resnet8 on scikit-learn's bundled `digits` (32x32 RGB, as keras_resnet.data makes them).
@@ -95,8 +95,8 @@ def run(args) -> int:
 
     from keras_resnet.cli import export as export_cli
 
+    from ..core.server import ModelServer, build_parser
     from . import client
-    from .server import ModelServer, build_parser
     from .testing import free_port
 
     start = time.time()

@@ -1,6 +1,6 @@
 """Classify images against TF Serving (or the embedded server) over REST or gRPC.
 
-    python -m serving.client IMAGE... --model=NAME [--rest=localhost:8501 | --grpc=localhost:8500]
+    python -m keras_resnet.serving.tools.client IMAGE... --model=NAME [--rest=localhost:8501 | --grpc=localhost:8500]
         [--top_k=5] [--version=N | --label=L] [--timeout=30]
 
 Sends the encoded JPEG/PNG bytes to the `serving_default` signature and prints the top-k classes
@@ -148,7 +148,7 @@ def main(argv=None) -> int:
         else:
             result = predict_rest(args.rest or "localhost:8501", args.model, images, **kwargs)
     except (OSError, RuntimeError) as e:
-        print(f"serving.client: error: {e}", file=sys.stderr)
+        print(f"keras_resnet.serving.tools.client: error: {e}", file=sys.stderr)
         return 1
     for path, ranked in zip(args.images, top_k(result, args.top_k)):
         print(path)

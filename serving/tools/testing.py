@@ -14,7 +14,7 @@ import numpy as np
 
 import keras_resnet
 from keras_resnet.export import export_model
-from keras_resnet.export.preprocess import Preprocessing
+from keras_resnet.export.served_inputs import Preprocessing
 
 SIZE = 16
 LABELS = ["cat", "dog", "bird"]
@@ -78,7 +78,7 @@ def server_flags(export_dir, *extra: str) -> list[str]:
 @contextlib.contextmanager
 def running_server(flags: list[str]):
     """An in-process ModelServer, stopped (gracefully) on exit."""
-    from .server import ModelServer, build_parser
+    from ..core.server import ModelServer, build_parser
 
     server = ModelServer(build_parser().parse_args(flags))
     server.start()

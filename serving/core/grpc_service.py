@@ -16,10 +16,8 @@ from __future__ import annotations
 import math
 
 import grpc
-from google.protobuf import any_pb2, message_factory, wrappers_pb2
+from google.protobuf import message_factory
 from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
     model_service_pb2,
     model_service_pb2_grpc,
     predict_pb2,
@@ -29,20 +27,9 @@ from tensorflow_serving.apis import (
 
 from . import limits
 from .json_tensor import MAX_RANK
+from .model_queries import model_metadata, model_status, spec_version
 from .servable import DEFAULT_SIGNATURE
 from .status import ServingError, invalid
-
-_STATE = get_model_status_pb2.ModelVersionStatus.State
-
-
-def spec_version(spec) -> tuple[int | None, str | None]:
-    """(version, label) from a ModelSpec's version_choice oneof."""
-    which = spec.WhichOneof("version_choice")
-    if which == "version":
-        return spec.version.value, None
-    if which == "version_label":
-        return None, spec.version_label
-    return None, None
 
 
 def require_spec(request) -> None:
@@ -145,39 +132,6 @@ def output_aliases(signature, output_filter: list[str]) -> list[str]:
             raise invalid(f"duplicate output tensor alias: {alias}")
         seen.add(alias)
     return output_filter or list(signature.outputs)
-
-
-def model_metadata(manager, spec, fields: list[str]):
-    """GetModelMetadataResponse with the `signature_def` field (the only one TF supports)."""
-    if not fields:
-        raise invalid("GetModelMetadataRequest must specify at least one metadata_field")
-    for field in fields:
-        if field != "signature_def":
-            raise invalid(f"Metadata field {field} is not supported")
-    servable = manager.get(spec.name, *spec_version(spec))
-    response = get_model_metadata_pb2.GetModelMetadataResponse()
-    response.model_spec.name = spec.name
-    response.model_spec.version.CopyFrom(wrappers_pb2.Int64Value(value=servable.version))
-    signatures = get_model_metadata_pb2.SignatureDefMap()
-    for name, signature in servable.signature_defs.items():
-        signatures.signature_def[name].CopyFrom(signature)
-    packed = any_pb2.Any()
-    packed.Pack(signatures)
-    response.metadata["signature_def"].CopyFrom(packed)
-    return response
-
-
-def model_status(manager, spec):
-    """GetModelStatusResponse listing versions and their states, as TF Serving reports them."""
-    version, label = spec_version(spec)
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for number, state, error in manager.status(spec.name, version, label):
-        entry = response.model_version_status.add()
-        entry.version = number
-        entry.state = _STATE.Value(state)
-        entry.status.error_code = 2 if error else 0  # tensorflow.error.Code UNKNOWN / OK
-        entry.status.error_message = error
-    return response
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):

@@ -1,4 +1,10 @@
-"""What a run computes on, logged once at start-up by training and evaluation.
+"""The one description of the machine: what a run, a benchmark, a report or the server computes on.
+
+Training and evaluation log it at start-up (`log_devices`), the server logs it when it starts
+(keras_resnet.serving.core.logs), `make bench` records `summary()` in its results, and the
+experiment reports name `one_line()` as their hardware. One module, so they cannot disagree.
+It imports only the standard library at import time (TensorFlow lazily, inside the functions
+that list GPUs), so the serving core may use it without pulling in models or Keras.
 
 The first question about a slow or odd run is where it ran: which CPU, how many cores, which
 GPUs, and whether they do mixed precision natively. A GPU job that found no GPU (a driver or
@@ -11,16 +17,18 @@ arithmetic does float16. Keras runs `precision=bfloat16|float16` anywhere, but w
 support it is emulated and slower than float32. NVIDIA GPUs: float16 tensor cores from compute
 capability 7.0 (Volta), bfloat16 from 8.0 (Ampere).
 
-Nothing here imports TensorFlow at import time (`keras_resnet.cli.startup` imports this module
-before TensorFlow).
+`keras_resnet.cli.startup` imports this module before TensorFlow.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib.metadata
 import logging
 import os
 import platform
+import socket
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,7 @@ CPU_FEATURES = {
     "float16": ("avx512_fp16", "amx_fp16", "fphp"),
 }
 GPU_MIN_CAPABILITY = {"bfloat16": (8, 0), "float16": (7, 0)}
+_DISPLAY = {"tensorflow": "TensorFlow", "keras": "Keras"}
 
 _logged = False  # once per process: experiments.run trains several rows in one
 
@@ -105,25 +114,52 @@ def nvidia_gpu_present() -> str | None:
     return None
 
 
-def describe() -> tuple[list[str], str | None]:
-    """(info lines, warning or None) about this process's devices. Lists physical devices
-    only, which does not initialise the runtime (`--virtual_cpus` can still split the CPU)."""
-    import keras
+def usable_cpus() -> int:
+    """Cores this process may run on: a container's cpuset, not the host's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    return cpu_model_and_features(read_cpuinfo())[0]
+
+
+def gpu_details() -> list[dict]:
+    """`tf.config.experimental.get_device_details` of each physical GPU ({} where it fails).
+    Lists physical devices only, which does not initialise the runtime (`--virtual_cpus` can
+    still split the CPU afterwards)."""
     import tensorflow as tf
 
-    cores = os.cpu_count()
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
-    lines = [
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}",
-        cpu_line(read_cpuinfo(), cores, usable),
-    ]
-    gpus = tf.config.list_physical_devices("GPU")
-    for i, gpu in enumerate(gpus):
+    details = []
+    for gpu in tf.config.list_physical_devices("GPU"):
         try:
-            details = tf.config.experimental.get_device_details(gpu)
+            entry = dict(tf.config.experimental.get_device_details(gpu))
         except (RuntimeError, ValueError):
-            details = {}
-        lines.append(gpu_line(i, details))
+            entry = {}
+        entry.setdefault("device_name", gpu.name)
+        details.append(entry)
+    return details
+
+
+def _version(package: str) -> str:
+    try:  # the installed distribution's version: no need to import (and start) the package
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe(frameworks: tuple[str, ...] = ("tensorflow", "keras")) -> tuple[list[str], str | None]:
+    """(info lines, warning or None) about this process's devices, led by the versions of
+    `frameworks` (the server, which runs no Keras, passes ("tensorflow",))."""
+    cores = os.cpu_count()
+    lines = [
+        ", ".join(f"{_DISPLAY.get(name, name)} {_version(name)}" for name in frameworks),
+        cpu_line(read_cpuinfo(), cores, usable_cpus()),
+    ]
+    gpus = gpu_details()
+    lines += [gpu_line(i, details) for i, details in enumerate(gpus)]
     warning = None
     if not gpus:
         evidence = nvidia_gpu_present()
@@ -137,14 +173,41 @@ def describe() -> tuple[list[str], str | None]:
     return lines, warning
 
 
-def log_devices(force: bool = False) -> None:
-    """Logs `describe()` once per process (again with force=True)."""
+def summary() -> dict:
+    """The machine as data, for result files (`make bench`'s results JSON)."""
+    model, features = cpu_model_and_features(read_cpuinfo())
+    return {
+        "host": socket.gethostname(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "usable_cores": usable_cpus(),
+        "native_precisions": {k: v for k, v in native_precisions(features).items() if v},
+        "gpus": [d["device_name"] for d in gpu_details()],
+        "tensorflow": _version("tensorflow"),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def one_line() -> str:
+    """ "<CPU>, N cores, GPU: ... | no GPU": the hardware line of a report."""
+    gpus = [d["device_name"] for d in gpu_details()]
+    return f"{cpu_model()}, {os.cpu_count()} cores" + (
+        f", GPU: {', '.join(gpus)}" if gpus else ", no GPU"
+    )
+
+
+def log_devices(
+    force: bool = False, frameworks: tuple[str, ...] = ("tensorflow", "keras"), log=None
+) -> None:
+    """Logs `describe()` once per process (again with force=True), to `log` (a Logger) or this
+    module's logger."""
     global _logged
     if _logged and not force:
         return
     _logged = True
-    lines, warning = describe()
+    logger_ = log or logger
+    lines, warning = describe(frameworks)
     for line in lines:
-        logger.info("%s", line)
+        logger_.info("%s", line)
     if warning:
-        logger.warning("%s", warning)
+        logger_.warning("%s", warning)

@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
-import socket
-import time
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -51,28 +47,6 @@ def _settings(quick: bool) -> dict:
     }
 
 
-def _machine() -> dict:
-    import tensorflow as tf
-
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    return {
-        "host": socket.gethostname(),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "gpus": gpus,
-        "tensorflow": tf.__version__,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
-
-
 def _memory(s: dict, max_batch: bool) -> dict:
     """Per-workload peaks, each in a fresh child process. Run first, while this process holds
     little memory: a child may then use the machine's memory as it would alone."""
@@ -92,18 +66,16 @@ def run(quick: bool, max_batch: bool = False) -> dict:
     import keras
 
     import keras_resnet
-    from keras_resnet.bench import measure, peers, served
-    from keras_resnet.bench import pipeline as bench_pipeline
-    from keras_resnet.bench import report as bench_report
+    from keras_resnet import machine
+    from keras_resnet.bench import input_pipeline, measure, peers, served, summary
     from keras_resnet.bench import timing as bl
-    from keras_resnet.training import devices
 
     s = _settings(quick)
     timing = {k: s[k] for k in ("min_time", "warmup", "max_iters")}
-    devices.log_devices()  # as training logs them: where the numbers below come from
+    machine.log_devices()  # as training logs them: where the numbers below come from
     what = "--quick" if quick else "full run"
     logger.info(f"benchmark: {what}{', with --max_batch' if max_batch else ''}")
-    results: dict = {"machine": _machine(), "quick": quick, "peak_gflops": {}, "rows": []}
+    results: dict = {"machine": machine.summary(), "quick": quick, "peak_gflops": {}, "rows": []}
     results["peers"] = peers.available()
     results["memory"] = _memory(s, max_batch)
     for dtype in ("float32", "bfloat16"):
@@ -191,9 +163,9 @@ def run(quick: bool, max_batch: bool = False) -> dict:
         for r in results["rows"]
         if r["impl"] == "keras_resnet" and r["task"] == "train" and r["mode"] == "float32"
     }
-    results["pipeline"] = bench_pipeline.measure(
+    results["pipeline"] = input_pipeline.measure(
         quick=quick,
         step_rates={"cifar10": step.get("resnet20"), "imagenet_jpeg": step.get("resnet50")},
     )
-    results["ratios"] = bench_report.ratios(results)
+    results["ratios"] = summary.ratios(results)
     return results

@@ -1,7 +1,7 @@
 """Load and soak test for a running server: mixed REST and gRPC predicts at a fixed concurrency,
 every answer checked against a known-good one, and the server's memory sampled as it goes.
 
-    python -m serving.soak --rest=127.0.0.1:8501 --grpc=127.0.0.1:8500 --model=NAME \\
+    python -m keras_resnet.serving.tools.soak --rest=127.0.0.1:8501 --grpc=127.0.0.1:8500 --model=NAME \\
         --image=FILE --pid=SERVER_PID [--requests=4000] [--concurrency=32] [--out=FILE.json]
 
 Bounded in count and in time (--max_seconds); loopback addresses only, so it cannot be pointed
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     try:
         soak = Soak(args.rest, args.grpc, args.model, image, args.pid)
     except (ValueError, RuntimeError) as e:
-        print(f"serving.soak: error: {e}", file=sys.stderr)
+        print(f"keras_resnet.serving.tools.soak: error: {e}", file=sys.stderr)
         return 2
     result = soak.run(args.requests, args.concurrency, args.max_seconds)
     text = json.dumps(result, indent=2)

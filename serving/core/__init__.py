@@ -1,0 +1,1 @@
+"""The server core: see keras_resnet.serving."""

@@ -1,0 +1,1 @@
+"""Tools around the server: see keras_resnet.serving."""
