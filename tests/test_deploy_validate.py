@@ -1,6 +1,6 @@
 """Every Kubernetes object in deploy/ validated offline against the schema its API server uses:
 the core kinds with kubernetes-validate's strict schemas for one fixed Kubernetes release, TFJob
-and InferenceService with their CRDs' openAPIV3Schema (tests/data/crds/README.md says where
+and InferenceService with their CRDs' openAPIV3Schema (tests/data/schemas/README.md says where
 each came from), closed the way `kubectl apply --validate=strict` closes them."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CRDS = {
     ("kubeflow.org/v1", "TFJob"): "tfjob.json",
     ("serving.kserve.io/v1beta1", "InferenceService"): "inferenceservice.json",
 }
-SCHEMAS = os.path.join(os.path.dirname(__file__), "data", "crds")
+SCHEMAS = os.path.join(os.path.dirname(__file__), "data", "schemas")
 MANIFESTS = [name for name in generate.FILES if name.endswith(".yaml") and "vertex" not in name]
 
 
@@ -68,6 +68,42 @@ def validate(doc: dict) -> None:
         _crd_validator(crd).validate(doc)
     else:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def _from_discovery(node):
+    """A Google API discovery schema as JSON Schema: `$ref` by name, int64 as string or int."""
+    if isinstance(node, list):
+        return [_from_discovery(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _from_discovery(value) for key, value in node.items() if key != "id"}
+    if "$ref" in node:
+        node["$ref"] = f"#/definitions/{node['$ref']}"
+    if node.get("format") in ("int64", "uint64") and node.get("type") == "string":
+        node["type"] = ["string", "integer"]
+    return node
+
+
+@functools.cache
+def _vertex_validator():
+    with open(os.path.join(SCHEMAS, "aiplatform_v1_custom_job_spec.json")) as f:
+        discovery = json.load(f)
+    definitions = _closed(_from_discovery(discovery["schemas"]))
+    schema = {"$ref": f"#/definitions/{discovery['root']}", "definitions": definitions}
+    return jsonschema.Draft4Validator(schema)
+
+
+def test_the_vertex_job_is_a_custom_job_spec():
+    """`gcloud ai custom-jobs create --config` reads a CustomJobSpec: checked against Vertex AI's
+    discovery document. The first pool is the chief, one replica."""
+    (spec,) = generate.committed("vertex-custom-job.yaml")
+    _vertex_validator().validate(spec)
+    assert spec["workerPoolSpecs"][0]["replicaCount"] == 1
+    # Vertex sets AIP_CHECKPOINT_DIR etc. under it; keras-resnet-train reads them.
+    assert spec["baseOutputDirectory"]["outputUriPrefix"] == pods.WORKDIR
+    spec["workerPoolSpecs"][0]["machineSpec"]["acceleratorType"] = "NVIDIA_V100"
+    with pytest.raises(jsonschema.ValidationError, match="NVIDIA_V100"):
+        _vertex_validator().validate(spec)
 
 
 @pytest.mark.parametrize("doc", _objects())
