@@ -37,7 +37,11 @@ FILES = {
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style, keys in the order the code wrote them; FlowList on one line."""
+    """Block style, keys in the order the code wrote them; FlowList on one line; a dict used
+    twice (a selector, a probe) written out twice, not as an anchor and alias."""
+
+    def ignore_aliases(self, data):
+        return True
 
 
 _Dumper.add_representer(
