@@ -17,15 +17,21 @@ from keras_resnet.cli import train
 from serving import launch, server
 
 
+# The flags train._define_flags defines (a test run may hold other definitions of these names).
+TRAIN_FLAGS = {"config", "workdir", "strategy", "tpu", "virtual_cpus"}
+
+
 def parse_train(args: list[str]) -> dict:
     """keras-resnet-train's flag values for `args`, as its main() parses them, without training;
     the flags are defined for the parse and removed after (the CLI defines them once per
     process). Raises on anything the CLI would refuse."""
     argv = train._with_recipe([pods.TRAIN_CONSOLE_SCRIPT, *args])
-    before = {name: flags.FLAGS[name] for name in flags.FLAGS}
-    saved_argv = sys.argv
-    for name in set(before) & {"config", "workdir", "strategy", "tpu", "virtual_cpus"}:
-        delattr(flags.FLAGS, name)  # another test's definition of the same name
+    before = set(flags.FLAGS)
+    saved_argv, was_parsed = sys.argv, flags.FLAGS.is_parsed()
+    # Another test may have defined a flag of the same name: set it aside meanwhile.
+    aside = {name: flags.FLAGS[name] for name in before & TRAIN_FLAGS}
+    for name in aside:
+        delattr(flags.FLAGS, name)
     values = train._define_flags()
     try:
         sys.argv = argv  # config_flags reads its --config.KEY overrides from sys.argv
@@ -34,11 +40,13 @@ def parse_train(args: list[str]) -> dict:
         return {name: flag.value for name, flag in values.items()}
     finally:
         sys.argv = saved_argv
-        for name in set(flags.FLAGS) - set(before):
-            delattr(flags.FLAGS, name)
-        for name in set(before) - set(flags.FLAGS):
-            flags.FLAGS[name] = before[name]
-        flags.FLAGS.unparse_flags()
+        for name in (set(flags.FLAGS) - before) | set(values):
+            if name in flags.FLAGS:
+                delattr(flags.FLAGS, name)
+        for name, flag in aside.items():
+            flags.FLAGS[name] = flag
+        if not was_parsed:
+            flags.FLAGS.unparse_flags()
 
 
 def parse_cluster(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
