@@ -16,7 +16,6 @@ from deploy import generate, pods, training_jobs
 from keras_resnet.cli import train
 from serving import launch, server
 
-
 # The flags train._define_flags defines (a test run may hold other definitions of these names).
 TRAIN_FLAGS = {"config", "workdir", "strategy", "tpu", "virtual_cpus"}
 
