@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help install test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment clean
+.PHONY: help install test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -88,6 +88,9 @@ bench-serving: install  ## Serving benchmark: in-process vs REST vs gRPC.
 
 experiment: install  ## Run a paper table (TABLE=table6, ARGS="--config.scale=0.01").
 	$(PY) -m experiments.run $(TABLE) $(ARGS)
+
+deploy: install  ## Regenerate deploy/ (manifests, Vertex job, Dockerfile) from deploy/*.py.
+	$(PY) -m deploy.generate
 
 clean:  ## Remove caches (keeps .venv, runs/ and models/).
 	rm -rf .pytest_cache .ruff_cache build dist *.egg-info
