@@ -12,7 +12,7 @@ import json
 import os
 import statistics
 
-from experiments import paper
+from experiments import comparable, paper
 from keras_resnet import machine
 
 
@@ -26,6 +26,10 @@ def read_run(workdir: str) -> dict | None:
     with open(os.path.join(workdir, "metrics.csv"), newline="") as f:
         run["rows"] = list(csv.DictReader(f))
     run["train_error"] = float(run["rows"][-1]["top1_error"]) if run["rows"] else None
+    config = os.path.join(workdir, "config.json")  # the setting it ran in (experiments.comparable)
+    if os.path.exists(config):
+        with open(config) as f:
+            run["config"] = json.load(f)
     run["eval"] = {}  # keras-resnet-eval results by protocol (eval_<mode>.json), if any
     for name in sorted(os.listdir(workdir)):
         if name.startswith("eval_") and name.endswith(".json"):
@@ -44,9 +48,40 @@ def summary(values: list[float]) -> str:
 
 
 def mean_run(runs: list[dict]) -> dict:
-    """The errors of repeated runs averaged (for the depth verdicts, which compare models)."""
+    """The errors of repeated runs averaged (for the depth verdicts, which compare models),
+    with the spread of the final training error (0 for a single run)."""
     keys = ("top1_error", "top5_error", "train_error")
-    return {k: statistics.mean(r[k] for r in runs) for k in keys}
+    out = {k: statistics.mean(r[k] for r in runs) for k in keys}
+    out["train_error_std"] = statistics.stdev(r["train_error"] for r in runs) if len(runs) > 1 else 0.0
+    return out
+
+
+# The smallest gap in final training error (percentage points) that a verdict counts as a
+# difference: on digits' 1,408 images a few images move a single run's error by ~0.3 points.
+NOISE_POINTS = 0.5
+
+
+def noise(a: dict, b: dict) -> float:
+    """The gap below which two models' training errors tie: NOISE_POINTS, or the sum of their
+    seed-to-seed standard deviations when repeated runs (`--runs=N`) show more spread."""
+    return max(NOISE_POINTS, a["train_error_std"] + b["train_error_std"])
+
+
+def verdict(plain_shallow, plain_deep, res_shallow=None, res_deep=None) -> str:
+    """The paper's degradation claim for one pair of depths, from mean_run dicts:
+    - "degradation": the deeper plain net ends with a training error higher by more than
+      noise(); otherwise "tie" (within noise) or "none" (the deeper plain net is better);
+    - then, where degradation shows and both ResNets exist, "cure" when the deeper ResNet ends
+      within noise of the shallower one or below it, "no cure" otherwise."""
+    gap = plain_deep["train_error"] - plain_shallow["train_error"]
+    if abs(gap) <= noise(plain_shallow, plain_deep):
+        return "tie"
+    if gap < 0:
+        return "none"
+    if not (res_shallow and res_deep):
+        return "degradation"
+    res_gap = res_deep["train_error"] - res_shallow["train_error"]
+    return "degradation, cure" if res_gap <= noise(res_shallow, res_deep) else "degradation, no cure"
 
 
 def _verdicts(runs: dict) -> list[str]:
@@ -58,6 +93,7 @@ def _verdicts(runs: dict) -> list[str]:
         r_s, r_d = runs.get(f"resnet{shallow}"), runs.get(f"resnet{deep}")
         if not (p_s and p_d):
             continue
+        result = verdict(p_s, p_d, r_s, r_d)
         line = (
             f"- plain-{deep} ends with {'higher' if p_d['train_error'] > p_s['train_error'] else 'lower'}"
             f" training error than plain-{shallow} ({p_d['train_error']:.2f}% vs "
@@ -68,17 +104,17 @@ def _verdicts(runs: dict) -> list[str]:
                 f"; ResNet-{deep} {r_d['train_error']:.2f}% vs ResNet-{shallow} "
                 f"{r_s['train_error']:.2f}%"
             )
-        if p_d["train_error"] <= p_s["train_error"]:
-            line += ". This run does not show the degradation problem."
-        elif not (r_s and r_d):
-            line += ": the degradation problem is shown (no ResNets of these depths to compare)."
-        elif r_d["train_error"] <= r_s["train_error"] + 0.5:
-            line += ". Degradation shown, and residual learning avoids it."
-        else:
-            line += (
-                f". Degradation shown for plain nets, but ResNet-{deep} did not reach "
-                f"ResNet-{shallow}'s training error within this budget: the cure is not shown."
-            )
+        line += {
+            "tie": f". The plain nets tie within noise (±{noise(p_s, p_d):.2f} points): this run "
+            "shows neither the degradation problem nor its absence.",
+            "none": ". This run does not show the degradation problem.",
+            "degradation": ": the degradation problem is shown (no ResNets of these depths to "
+            "compare).",
+            "degradation, cure": ". Degradation shown, and residual learning avoids it.",
+            "degradation, no cure": f". Degradation shown for plain nets, but ResNet-{deep} did "
+            f"not reach ResNet-{shallow}'s training error within this budget: the cure is not "
+            "shown.",
+        }[result]
         out.append(line)
     return out
 
@@ -111,31 +147,35 @@ def _paper(numbers: dict):
     return cell
 
 
-def _columns(module) -> list:
+def _columns(module, paper_title: str = "paper") -> list:
     """(title, cell) per column. Each error column names its test protocol, and each paper
     column stands beside the measured column of the same protocol: a centre-crop number is
-    never put next to the paper's 10-crop one."""
+    never put next to the paper's 10-crop one. `paper_title` heads the paper's columns:
+    "paper (different setting)" when the runs are not comparable (experiments.comparable);
+    a table with no paper numbers (PAPER empty) has no paper columns."""
     modes = getattr(module, "EVAL_MODES", ())
     paper_mode = getattr(module, "PAPER_MODE", "center")
     top5 = getattr(module, "PAPER_TOP5", {})
+    has_paper = bool(module.PAPER)
     view = PROTOCOLS["center"] if modes else "single view"
     cols = [(f"test top-1 error, {view} (measured here)", _measured("top1_error"))]
     if paper_mode == "center":
-        cols += [
-            ("top-5 (measured here)", _measured("top5_error")),
-            ("paper top-1 error", _paper(module.PAPER)),
-            ("paper top-5", _paper(top5)),
-        ]
+        cols.append(("top-5 (measured here)", _measured("top5_error")))
+        if has_paper:
+            cols.append((f"{paper_title} top-1 error", _paper(module.PAPER)))
+            cols.append((f"{paper_title} top-5", _paper(top5)))
     for mode in modes:
         label = PROTOCOLS[mode]
         cols.append((f"top-1, {label} (measured here)", _measured("top1_error", mode)))
         if mode == paper_mode:
-            cols.append((f"paper top-1, {label}", _paper(module.PAPER)))
+            if has_paper:
+                cols.append((f"{paper_title} top-1, {label}", _paper(module.PAPER)))
             cols.append((f"top-5, {label} (measured here)", _measured("top5_error", mode)))
             if top5:
-                cols.append((f"paper top-5, {label}", _paper(top5)))
+                cols.append((f"{paper_title} top-5, {label}", _paper(top5)))
         elif mode == "multiscale" and hasattr(module, "PAPER_MULTISCALE"):
-            cols.append((f"paper top-1, {label} (Table 4)", _paper(module.PAPER_MULTISCALE)))
+            title = f"{paper_title} top-1, {label} (Table 4)"
+            cols.append((title, _paper(module.PAPER_MULTISCALE)))
     return cols + [
         ("final training error (measured here)", _measured("train_error")),
         ("steps", lambda name, done: f"{done[0]['steps']}" if done else ""),
@@ -146,6 +186,35 @@ def _columns(module) -> list:
             ),
         ),
     ]
+
+
+def setting_lines(module, runs: dict[str, list[dict]]) -> tuple[list[str], str]:
+    """The report's lines on what it compares, and the title of its paper columns: the runs'
+    own setting (dataset, scale, schedule, test images, protocols), then either that it is the
+    paper's or what differs (experiments.comparable holds the rule)."""
+    done = [r for rs in runs.values() for r in rs if r]
+    protocols = ["single view" if not getattr(module, "EVAL_MODES", ()) else PROTOCOLS["center"]]
+    protocols += [PROTOCOLS[m] for m in getattr(module, "EVAL_MODES", ())]
+    lines = [
+        f"- Setting of these runs: {comparable.describe(done) or 'no finished run'}; "
+        f"test protocols: {', '.join(protocols)}."
+    ]
+    setting = getattr(module, "PAPER_SETTING", None)
+    if not module.PAPER or not setting:
+        lines.append("- The paper prints no numbers for this table: no paper column.")
+        return lines, "paper"
+    differ = comparable.differences(setting, done)
+    if not differ:
+        lines.append(
+            "- The paper's setting (" + comparable.describe_setting(setting) + "): the paper's "
+            "columns stand beside numbers of the same kind."
+        )
+        return lines, "paper"
+    lines.append(
+        "- **Not the paper's setting**: " + "; ".join(differ) + ". The paper's columns are "
+        "headed *paper (different setting)*: they are for reference, not a reproduction."
+    )
+    return lines, "paper (different setting)"
 
 
 def markdown(
@@ -169,9 +238,10 @@ def markdown(
         ),
         "- Columns marked *measured here* come from this repository's runs on that hardware; "
         f"columns marked *paper* are from {paper.CITATION}, as {PAPER_FILE} holds them.",
-        "",
     ]
-    columns = _columns(module)
+    setting, paper_title = setting_lines(module, runs)
+    lines += [*setting, ""]
+    columns = _columns(module, paper_title)
     lines += [
         "| model | " + " | ".join(title for title, _ in columns) + " |",
         "|---|" + "---:|" * len(columns),

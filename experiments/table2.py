@@ -18,6 +18,8 @@ from keras_resnet.configs import imagenet
 TITLE = "Table 2: ImageNet top-1 error, plain vs residual"
 MODELS = ("plain18", "plain34", "resnet18", "resnet34")
 PAPER = paper.TABLE2_TOP1
+# The setting PAPER was measured in: only runs that match it stand beside it unqualified.
+PAPER_SETTING = paper.IMAGENET_SETTING
 DEFAULT_DATASET = "imagenet2012"
 # experiments.run evaluates each finished row with the paper's protocol (10-crop), beside
 # results.json's centre crop; the paper reports Table 2 in 10-crop only.

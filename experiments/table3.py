@@ -21,6 +21,8 @@ MODELS = ("resnet34_A", "resnet34_B", "resnet34_C", "resnet50", "resnet101", "re
 # The paper's Table 3 rows for these models (its plain-34 row belongs to Table 2's comparison).
 PAPER = {name: paper.TABLE3_TOP1[name] for name in MODELS}
 PAPER_TOP5 = {name: paper.TABLE3_TOP5[name] for name in MODELS}
+# The setting PAPER was measured in: only runs that match it stand beside it unqualified.
+PAPER_SETTING = paper.IMAGENET_SETTING
 DEFAULT_DATASET = "imagenet2012"
 # How experiments.run evaluates each finished row, beside results.json's centre crop: the
 # paper's Table 3 protocol (10-crop) and Table 4's (fully convolutional, multi-scale).
