@@ -52,7 +52,9 @@ def mean_run(runs: list[dict]) -> dict:
     with the spread of the final training error (0 for a single run)."""
     keys = ("top1_error", "top5_error", "train_error")
     out = {k: statistics.mean(r[k] for r in runs) for k in keys}
-    out["train_error_std"] = statistics.stdev(r["train_error"] for r in runs) if len(runs) > 1 else 0.0
+    out["train_error_std"] = (
+        statistics.stdev(r["train_error"] for r in runs) if len(runs) > 1 else 0.0
+    )
     return out
 
 
@@ -81,7 +83,9 @@ def verdict(plain_shallow, plain_deep, res_shallow=None, res_deep=None) -> str:
     if not (res_shallow and res_deep):
         return "degradation"
     res_gap = res_deep["train_error"] - res_shallow["train_error"]
-    return "degradation, cure" if res_gap <= noise(res_shallow, res_deep) else "degradation, no cure"
+    return (
+        "degradation, cure" if res_gap <= noise(res_shallow, res_deep) else "degradation, no cure"
+    )
 
 
 def _verdicts(runs: dict) -> list[str]:

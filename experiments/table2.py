@@ -2,9 +2,13 @@
 
 The ResNets of this table use option A shortcuts ("identity mapping for all shortcuts and
 zero-padding for increasing dimensions"), so they have no more parameters than the plain nets.
-Recipe: `keras_resnet/configs/imagenet.py`.
+Recipe: `keras_resnet/configs/imagenet.py`
+(its 90-epoch step schedule; the second command is its `plateau` recipe, the paper's: only
+runs of that setting stand beside the paper's numbers in the report, experiments/comparable.py).
 
     python -m experiments.run table2 --config.dataset=imagenet2012
+    python -m experiments.run table2 --config.lr_schedule=plateau --config.train_steps=600000 \
+        --config.num_epochs=0 --config.data.val_split=50000   # the paper's setting
     keras-resnet-train --config=experiments/table2.py:plain34 --workdir=runs/t2/plain34
 
 Paper (ImageNet val top-1 error %, 10-crop): plain-18 27.94, plain-34 28.54, ResNet-18 27.88,

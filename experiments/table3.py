@@ -1,9 +1,13 @@
 """Table 3: ResNet-34 with shortcut options A, B and C, then ResNet-50/101/152 (option B), on
-ImageNet (paper Sections 3.3 and 4.1). Recipe: `keras_resnet/configs/imagenet.py`.
+ImageNet (paper Sections 3.3 and 4.1). Recipe: `keras_resnet/configs/imagenet.py`
+(its 90-epoch step schedule; the second command is its `plateau` recipe, the paper's: only
+runs of that setting stand beside the paper's numbers in the report, experiments/comparable.py).
 
 Config names: resnet34_A, resnet34_B, resnet34_C, resnet50, resnet101, resnet152.
 
     python -m experiments.run table3 --config.dataset=imagenet2012
+    python -m experiments.run table3 --config.lr_schedule=plateau --config.train_steps=600000 \
+        --config.num_epochs=0 --config.data.val_split=50000   # the paper's setting
     keras-resnet-train --config=experiments/table3.py:resnet34_C --workdir=runs/t3/r34c
 
 Paper (ImageNet val top-1 / top-5 error %, 10-crop): ResNet-34 A 25.03 / 7.76, B 24.52 / 7.46,

@@ -129,7 +129,10 @@ def test_paper_column_only_beside_a_run_of_the_papers_setting(tmp_path):
     run["steps"] = 64_000
     text = report.markdown(table6, {"resnet20": [run]}, "cmd", 60.0)
     cells = header_and_row(text, "resnet20")
-    assert cells["paper top-1 error"] == "8.75" and cells["test top-1 error, single view (measured here)"] == "8.50"
+    assert (
+        cells["paper top-1 error"] == "8.75"
+        and cells["test top-1 error, single view (measured here)"] == "8.50"
+    )
     assert "The paper's setting (dataset cifar10, scale 1, batch 128" in text
 
     # The same recipe at scale 0.05 on digits: labelled with its setting, the paper's column
@@ -181,7 +184,8 @@ def test_a_table_without_paper_numbers_has_no_paper_column(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "path", sorted(glob.glob(os.path.join(ROOT, "experiments", "results", "**", "*.md"), recursive=True))
+    "path",
+    sorted(glob.glob(os.path.join(ROOT, "experiments", "results", "**", "*.md"), recursive=True)),
 )
 def test_committed_reports_put_no_paper_number_beside_an_unlike_run(path):
     """None of the committed reports is of the paper's setting (they are digits runs), so no

@@ -82,7 +82,11 @@ def test_imagenet_plateau_recipe_is_the_papers_and_reads_a_held_out_split():
     from experiments import paper
 
     config = imagenet.get_config("resnet50,plateau")
-    assert (config.model, config.lr_schedule, config.train_steps) == ("resnet50", "plateau", 600_000)
+    assert (config.model, config.lr_schedule, config.train_steps) == (
+        "resnet50",
+        "plateau",
+        600_000,
+    )
     assert config.num_epochs is None and config.data.val_split == 50_000
     assert train.validate(config).name == "resnet50"
     # 1,281,167 images less the 50k held out, at batch 256: the run is 600k steps long.
@@ -126,4 +130,23 @@ def test_plateau_recipe_loads_through_the_train_command_line_syntax():
     holder = config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
     values(argv)
     config = holder.value
-    assert (config.model, config.lr_schedule, config.data.val_split) == ("resnet18", "plateau", 10_000)
+    assert (config.model, config.lr_schedule, config.data.val_split) == (
+        "resnet18",
+        "plateau",
+        10_000,
+    )
+
+
+def test_a_table_in_the_papers_setting_is_the_plateau_recipe():
+    """docs/training.md's overrides turn a Table 3 row into the plateau recipe."""
+    from experiments import table3
+    from keras_resnet.configs import overrides
+
+    flags = ["--config.lr_schedule=plateau", "--config.train_steps=600000",
+             "--config.num_epochs=0", "--config.data.val_split=50000"]  # fmt: skip
+    row = overrides.apply(table3.get_config("resnet50"), flags)
+    paper = imagenet.get_config("resnet50,plateau")
+    assert train.run_length(row, 1_231_167, 4809) == train.run_length(paper, 1_231_167, 4809)
+    for key in ("lr_schedule", "train_steps", "batch_size", "learning_rate", "dataset"):
+        assert row[key] == paper[key], key
+    assert row.data.val_split == paper.data.val_split

@@ -87,7 +87,9 @@ def conv_kernels(path: str) -> collections.Counter:
     convolution with its bias (and ReLU, and residual Add), {"_MklNativeConv2D": ...} for the
     ones it left alone. Read from the trace, so it is the graph TensorFlow actually runs."""
     _, events = _kernel_events(path, batch=1, calls=1)
-    return collections.Counter(kind for _, kind in {(op, kind) for op, kind, _ in events} if "Conv" in kind)
+    return collections.Counter(
+        kind for _, kind in {(op, kind) for op, kind, _ in events} if "Conv" in kind
+    )
 
 
 def onednn(path: str, batch: int, calls: int) -> dict:
