@@ -9,7 +9,15 @@ import os
 
 import pytest
 
-from experiments import comparable, digits_degradation, paper, report, table3, table6
+from experiments import (
+    comparable,
+    depth_verdicts,
+    digits_degradation,
+    paper,
+    report,
+    table3,
+    table6,
+)
 from keras_resnet.configs import cifar10, imagenet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,10 +110,10 @@ def test_verdict_tie_within_noise(tmp_path):
 
 def verdict_of(plain20, plain56, resnet20=None, resnet56=None):
     def run(errors):
-        return None if errors is None else report.mean_run([{"top1_error": 0.0,
+        return None if errors is None else depth_verdicts.mean_run([{"top1_error": 0.0,
             "top5_error": 0.0, "train_error": e} for e in errors])  # fmt: skip
 
-    return report.verdict(run(plain20), run(plain56), run(resnet20), run(resnet56))
+    return depth_verdicts.verdict(run(plain20), run(plain56), run(resnet20), run(resnet56))
 
 
 def test_verdict_function_covers_each_outcome():
