@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 
 import keras
 import pytest
@@ -104,9 +105,11 @@ def test_user_errors_before_anything_is_written(tmp_path):
         "unknown dataset": tiny_config(dataset="mnist"),
         "manual_dir": tiny_config(dataset="imagenet2012", data={"data_dir": str(tmp_path)}),
         "scale": tiny_config(scale=2.0),
+        # The plateau schedule would read the test set without a held-out split.
+        "plateau.*val_split=0": tiny_config(lr_schedule="plateau"),
     }
     for pattern, config in cases.items():
-        workdir = tmp_path / pattern.replace(" ", "_")
+        workdir = tmp_path / re.sub(r"\W+", "_", pattern)
         with pytest.raises(UserError, match=pattern):
             train.train_and_evaluate(config, str(workdir))
         assert not workdir.exists()
@@ -124,8 +127,6 @@ def test_nan_mid_run_keeps_the_last_good_checkpoint_and_backup(tmp_path):
     loss turns non-finite mid-run, in epoch 2, through the schedule: lr x 1e30 from 70% of the
     13 steps (step 9), so step 10's update blows the weights up and step 11's loss is inf/NaN.
     Before that: backups at steps 4, 6, 8 (two kept) and last.keras at epoch 1's end."""
-    import re
-
     import numpy as np
 
     from keras_resnet.training import backups
