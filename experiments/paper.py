@@ -141,3 +141,33 @@ FIGURE7_CLAIMS = (
     "ResNets have generally smaller responses than their plain counterparts.",
     "The deeper ResNet has smaller magnitudes of responses.",
 )
+
+# --- The settings the paper's numbers were measured in ------------------------------------------
+# A run's number stands beside the paper's only when the run matches every entry (the rule is
+# experiments/comparable.py's). "steps" are SGD iterations at "batch_size"; "test_images" is the
+# test set the error is measured on (ImageNet: the 50k validation images; CIFAR-10: the 10k test
+# images); "protocol" the test-time views of the paper's column.
+# ImageNet (Section 3.4): batch 256, lr 0.1 "divided by 10 when the error plateaus", "trained
+# for up to 60 x 10^4 iterations"; Tables 2 and 3 in 10-crop testing.
+IMAGENET_SETTING = {
+    "dataset": "imagenet2012",
+    "scale": 1.0,
+    "batch_size": 256,
+    "lr_schedule": "plateau",
+    "steps": 600_000,
+    "test_images": 50_000,
+    "protocol": "10-crop",
+}
+# CIFAR-10 (Section 4.2): batch 128, lr 0.1 divided by 10 at 32k and 48k iterations, stopped at
+# 64k, trained on all 50k training images (val_split 0), single view on the 10k test images.
+CIFAR_SETTING = {
+    "dataset": "cifar10",
+    "scale": 1.0,
+    "batch_size": 128,
+    "lr_schedule": "step",
+    "lr_boundaries": (0.5, 0.75),
+    "steps": 64_000,
+    "val_split": 0,
+    "test_images": 10_000,
+    "protocol": "single view",
+}

@@ -142,6 +142,8 @@ def train_run(net, config, data: dict, workdir: str, seed: int) -> dict:
     test = net.evaluate(x_te, data["y_test"], verbose=0, return_dict=True)
     results = {
         "model": config.model,
+        "dataset": config.dataset,  # the report labels what it compares (experiments.comparable)
+        "test_images": len(x_te),
         "seed": seed,
         "steps": steps * config.num_epochs,
         "top1_error": 100 * (1 - test["top1"]),
@@ -151,6 +153,8 @@ def train_run(net, config, data: dict, workdir: str, seed: int) -> dict:
         "train_time_s": time.monotonic() - started,
         "backend": keras.backend.backend(),
     }
+    with open(os.path.join(workdir, "config.json"), "w") as f:
+        json.dump(config.to_dict(), f, indent=1)
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     return results

@@ -12,7 +12,7 @@ import json
 import os
 import statistics
 
-from experiments import paper
+from experiments import comparable, depth_verdicts, paper
 from keras_resnet import machine
 
 
@@ -26,6 +26,10 @@ def read_run(workdir: str) -> dict | None:
     with open(os.path.join(workdir, "metrics.csv"), newline="") as f:
         run["rows"] = list(csv.DictReader(f))
     run["train_error"] = float(run["rows"][-1]["top1_error"]) if run["rows"] else None
+    config = os.path.join(workdir, "config.json")  # the setting it ran in (experiments.comparable)
+    if os.path.exists(config):
+        with open(config) as f:
+            run["config"] = json.load(f)
     run["eval"] = {}  # keras-resnet-eval results by protocol (eval_<mode>.json), if any
     for name in sorted(os.listdir(workdir)):
         if name.startswith("eval_") and name.endswith(".json"):
@@ -41,46 +45,6 @@ def summary(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
     return f"{min(values):.2f} ({statistics.mean(values):.2f} ± {statistics.stdev(values):.2f})"
-
-
-def mean_run(runs: list[dict]) -> dict:
-    """The errors of repeated runs averaged (for the depth verdicts, which compare models)."""
-    keys = ("top1_error", "top5_error", "train_error")
-    return {k: statistics.mean(r[k] for r in runs) for k in keys}
-
-
-def _verdicts(runs: dict) -> list[str]:
-    """Plain-vs-residual depth comparisons (the paper's degradation claim), where both exist."""
-    out = []
-    depths = sorted({int(n[5:]) for n in runs if n.startswith("plain") and n[5:].isdigit()})
-    for shallow, deep in zip(depths, depths[1:]):
-        p_s, p_d = runs.get(f"plain{shallow}"), runs.get(f"plain{deep}")
-        r_s, r_d = runs.get(f"resnet{shallow}"), runs.get(f"resnet{deep}")
-        if not (p_s and p_d):
-            continue
-        line = (
-            f"- plain-{deep} ends with {'higher' if p_d['train_error'] > p_s['train_error'] else 'lower'}"
-            f" training error than plain-{shallow} ({p_d['train_error']:.2f}% vs "
-            f"{p_s['train_error']:.2f}%)"
-        )
-        if r_s and r_d:
-            line += (
-                f"; ResNet-{deep} {r_d['train_error']:.2f}% vs ResNet-{shallow} "
-                f"{r_s['train_error']:.2f}%"
-            )
-        if p_d["train_error"] <= p_s["train_error"]:
-            line += ". This run does not show the degradation problem."
-        elif not (r_s and r_d):
-            line += ": the degradation problem is shown (no ResNets of these depths to compare)."
-        elif r_d["train_error"] <= r_s["train_error"] + 0.5:
-            line += ". Degradation shown, and residual learning avoids it."
-        else:
-            line += (
-                f". Degradation shown for plain nets, but ResNet-{deep} did not reach "
-                f"ResNet-{shallow}'s training error within this budget: the cure is not shown."
-            )
-        out.append(line)
-    return out
 
 
 PROTOCOLS = {"center": "centre crop", "10crop": "10-crop", "multiscale": "multi-scale"}
@@ -111,31 +75,35 @@ def _paper(numbers: dict):
     return cell
 
 
-def _columns(module) -> list:
+def _columns(module, paper_title: str = "paper") -> list:
     """(title, cell) per column. Each error column names its test protocol, and each paper
     column stands beside the measured column of the same protocol: a centre-crop number is
-    never put next to the paper's 10-crop one."""
+    never put next to the paper's 10-crop one. `paper_title` heads the paper's columns:
+    "paper (different setting)" when the runs are not comparable (experiments.comparable);
+    a table with no paper numbers (PAPER empty) has no paper columns."""
     modes = getattr(module, "EVAL_MODES", ())
     paper_mode = getattr(module, "PAPER_MODE", "center")
     top5 = getattr(module, "PAPER_TOP5", {})
+    has_paper = bool(module.PAPER)
     view = PROTOCOLS["center"] if modes else "single view"
     cols = [(f"test top-1 error, {view} (measured here)", _measured("top1_error"))]
     if paper_mode == "center":
-        cols += [
-            ("top-5 (measured here)", _measured("top5_error")),
-            ("paper top-1 error", _paper(module.PAPER)),
-            ("paper top-5", _paper(top5)),
-        ]
+        cols.append(("top-5 (measured here)", _measured("top5_error")))
+        if has_paper:
+            cols.append((f"{paper_title} top-1 error", _paper(module.PAPER)))
+            cols.append((f"{paper_title} top-5", _paper(top5)))
     for mode in modes:
         label = PROTOCOLS[mode]
         cols.append((f"top-1, {label} (measured here)", _measured("top1_error", mode)))
         if mode == paper_mode:
-            cols.append((f"paper top-1, {label}", _paper(module.PAPER)))
+            if has_paper:
+                cols.append((f"{paper_title} top-1, {label}", _paper(module.PAPER)))
             cols.append((f"top-5, {label} (measured here)", _measured("top5_error", mode)))
             if top5:
-                cols.append((f"paper top-5, {label}", _paper(top5)))
+                cols.append((f"{paper_title} top-5, {label}", _paper(top5)))
         elif mode == "multiscale" and hasattr(module, "PAPER_MULTISCALE"):
-            cols.append((f"paper top-1, {label} (Table 4)", _paper(module.PAPER_MULTISCALE)))
+            title = f"{paper_title} top-1, {label} (Table 4)"
+            cols.append((title, _paper(module.PAPER_MULTISCALE)))
     return cols + [
         ("final training error (measured here)", _measured("train_error")),
         ("steps", lambda name, done: f"{done[0]['steps']}" if done else ""),
@@ -146,6 +114,35 @@ def _columns(module) -> list:
             ),
         ),
     ]
+
+
+def setting_lines(module, runs: dict[str, list[dict]]) -> tuple[list[str], str]:
+    """The report's lines on what it compares, and the title of its paper columns: the runs'
+    own setting (dataset, scale, schedule, test images, protocols), then either that it is the
+    paper's or what differs (experiments.comparable holds the rule)."""
+    done = [r for rs in runs.values() for r in rs if r]
+    protocols = ["single view" if not getattr(module, "EVAL_MODES", ()) else PROTOCOLS["center"]]
+    protocols += [PROTOCOLS[m] for m in getattr(module, "EVAL_MODES", ())]
+    lines = [
+        f"- Setting of these runs: {comparable.describe(done) or 'no finished run'}; "
+        f"test protocols: {', '.join(protocols)}."
+    ]
+    setting = getattr(module, "PAPER_SETTING", None)
+    if not module.PAPER or not setting:
+        lines.append("- The paper prints no numbers for this table: no paper column.")
+        return lines, "paper"
+    differ = comparable.differences(setting, done)
+    if not differ:
+        lines.append(
+            "- The paper's setting (" + comparable.describe_setting(setting) + "): the paper's "
+            "columns stand beside numbers of the same kind."
+        )
+        return lines, "paper"
+    lines.append(
+        "- **Not the paper's setting**: " + "; ".join(differ) + ". The paper's columns are "
+        "headed *paper (different setting)*: they are for reference, not a reproduction."
+    )
+    return lines, "paper (different setting)"
 
 
 def markdown(
@@ -169,9 +166,10 @@ def markdown(
         ),
         "- Columns marked *measured here* come from this repository's runs on that hardware; "
         f"columns marked *paper* are from {paper.CITATION}, as {PAPER_FILE} holds them.",
-        "",
     ]
-    columns = _columns(module)
+    setting, paper_title = setting_lines(module, runs)
+    lines += [*setting, ""]
+    columns = _columns(module, paper_title)
     lines += [
         "| model | " + " | ".join(title for title, _ in columns) + " |",
         "|---|" + "---:|" * len(columns),
@@ -179,7 +177,9 @@ def markdown(
     for name in module.MODELS:
         done = runs.get(name) or []
         lines.append(f"| {name} | " + " | ".join(cell(name, done) for _, cell in columns) + " |")
-    verdicts = _verdicts({name: mean_run(done) for name, done in runs.items() if done})
+    verdicts = depth_verdicts.lines(
+        {name: depth_verdicts.mean_run(done) for name, done in runs.items() if done}
+    )
     if verdicts:
         lines += ["", "## Depth: plain vs residual (measured here)", "", *verdicts]
     return "\n".join(lines) + "\n"

@@ -102,7 +102,7 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
 
     import keras
 
-    from experiments import report
+    from experiments import comparable, report
     from keras_resnet import progress
     from keras_resnet.evaluation import analysis, evaluate
     from keras_resnet.training import train
@@ -153,6 +153,14 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
     analysis.plot_responses(curves, f"{base}_responses.png", "Figure 7: std of 3x3 layer responses")
     command = "python -m experiments.run " + shlex.join(argv if argv is not None else sys.argv[1:])
     report.write(module, args.table, runs, args.out, command, figures=("responses",))
+    differ = comparable.differences(
+        getattr(module, "PAPER_SETTING", None), [r for done in runs.values() for r in done]
+    )
+    if module.PAPER and differ:  # the report says so too; this is for the one reading the log
+        logger.warning(
+            f"{args.table}: not the paper's setting ({'; '.join(differ)}): the report heads the "
+            "paper's columns 'paper (different setting)'"
+        )
     print(f"wrote {base}.md, {base}_curves.png and {base}_responses.png", flush=True)
     return 0
 

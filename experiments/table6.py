@@ -25,6 +25,8 @@ MODELS = (
 )  # fmt: skip
 # Paper's test top-1 error (%); the plain nets are absent: the paper shows only their curves.
 PAPER = paper.TABLE6_ERROR
+# The setting PAPER was measured in: only runs that match it stand beside it unqualified.
+PAPER_SETTING = paper.CIFAR_SETTING
 DEFAULT_DATASET = "cifar10"
 
 

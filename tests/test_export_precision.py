@@ -3,8 +3,8 @@ takes and returns float32, and agrees with the float32 export.
 
 Stated tolerances, on softmax probabilities: bfloat16 (8 significant bits) within 0.05 of
 float32, float16 (11 bits) within 0.01; the top-1 class agrees on at least 99% of the digits
-test set, and accuracy moves by at most one point. Measured on the digits model below: bfloat16
-0.013 at most, float16 0.002, one flip in 360 images.
+test set, and accuracy moves by at most one point. Measured on the digits model below (runs
+differ a little): bfloat16 0.013-0.016 at most, float16 0.002, at most one flip in 360 images.
 """
 
 import os
@@ -40,7 +40,8 @@ def test_low_precision_model_agrees_with_float32(precision):
 @pytest.fixture(scope="module")
 def digits_exports(tmp_path_factory):
     """resnet8 trained briefly on the offline digits data (~90% test accuracy; ~25 s on 2 idle
-    cores), exported through the CLI in float32 and bfloat16; and the digits test images."""
+    cores), exported through the CLI in float32, bfloat16 and float16; and the digits test
+    images."""
     from keras_resnet import data
     from keras_resnet.configs import cifar10
     from keras_resnet.training import train
@@ -52,7 +53,7 @@ def digits_exports(tmp_path_factory):
     config.num_epochs = 5
     train.train_and_evaluate(config, str(root / "run"))
     paths = {}
-    for precision in ("float32", "bfloat16"):
+    for precision in ("float32", "bfloat16", "float16"):
         argv = [str(root / "run"), f"--export_dir={root / precision}", f"--precision={precision}"]
         assert export_cli.main(argv) == 0
         paths[precision] = str(root / precision / "1")
@@ -61,19 +62,20 @@ def digits_exports(tmp_path_factory):
     return paths, images.astype(np.float32), labels
 
 
-def test_bfloat16_export_agrees_with_float32_on_digits(digits_exports):
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_low_precision_export_agrees_with_float32_on_digits(digits_exports, precision):
     paths, images, labels = digits_exports
     out = {}
-    for precision, path in paths.items():
-        loaded = tf.saved_model.load(path)
+    for p in ("float32", precision):
+        loaded = tf.saved_model.load(paths[p])
         result = loaded.signatures["predict_images"](images=tf.constant(images))
         assert result["probabilities"].dtype == tf.float32
-        out[precision] = result["probabilities"].numpy()
-    f32, bf16 = out["float32"], out["bfloat16"]
+        out[p] = result["probabilities"].numpy()
+    f32, low = out["float32"], out[precision]
     assert (f32.argmax(-1) == labels).mean() > 0.8  # a trained model, not near-ties everywhere
-    assert np.abs(bf16 - f32).max() <= TOLERANCE["bfloat16"]
-    assert (bf16.argmax(-1) == f32.argmax(-1)).mean() >= 0.99
-    assert abs((bf16.argmax(-1) == labels).mean() - (f32.argmax(-1) == labels).mean()) <= 0.01
+    assert np.abs(low - f32).max() <= TOLERANCE[precision]
+    assert (low.argmax(-1) == f32.argmax(-1)).mean() >= 0.99
+    assert abs((low.argmax(-1) == labels).mean() - (f32.argmax(-1) == labels).mean()) <= 0.01
 
 
 def _graph_filters(path):
@@ -89,7 +91,7 @@ def _graph_filters(path):
     return [t for t in consts if len(t.tensor_shape.dim) == 4 and t.tensor_shape.dim[0].size > 1]
 
 
-def test_bfloat16_export_stores_bfloat16_weights_and_says_so(digits_exports):
+def test_low_precision_export_stores_its_weights_in_that_precision_and_says_so(digits_exports):
     import json
 
     paths, _, _ = digits_exports

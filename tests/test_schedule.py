@@ -74,3 +74,79 @@ def test_linear_warmup_and_lr_scaling():
     assert lr.rate() == pytest.approx(0.02)
     lr.step = 19
     assert lr.rate() == pytest.approx(0.4)
+
+
+def test_imagenet_plateau_recipe_is_the_papers_and_reads_a_held_out_split():
+    """Section 3.4: lr 0.1 divided by 10 on plateaus, up to 600k iterations at batch 256; the
+    plateau signal comes from 50k held-out training images (data.val_split)."""
+    from experiments import paper
+
+    config = imagenet.get_config("resnet50,plateau")
+    assert (config.model, config.lr_schedule, config.train_steps) == (
+        "resnet50",
+        "plateau",
+        600_000,
+    )
+    assert config.num_epochs is None and config.data.val_split == 50_000
+    assert train.validate(config).name == "resnet50"
+    # 1,281,167 images less the 50k held out, at batch 256: the run is 600k steps long.
+    assert train.run_length(config, 1_281_167 - 50_000, 4809)[0] == 600_000
+    setting = paper.IMAGENET_SETTING
+    assert (config.dataset, config.batch_size, config.lr_schedule, config.scale) == (
+        setting["dataset"], setting["batch_size"], setting["lr_schedule"], setting["scale"]
+    )  # fmt: skip
+    # The default recipe stays the 90-epoch step schedule, with no held-out split.
+    default = imagenet.get_config("resnet50")
+    assert (default.lr_schedule, default.num_epochs, default.data.val_split) == ("step", 90, 0)
+    assert default.to_dict() == imagenet.get_config("resnet50,step90").to_dict()
+    with pytest.raises(ValueError, match="unknown ImageNet recipe 'cosine' in 'resnet50,cosine'"):
+        imagenet.get_config("resnet50,cosine")
+
+
+def test_plateau_without_a_held_out_split_is_refused_in_one_line():
+    from keras_resnet.errors import UserError
+
+    for config in (imagenet.get_config("resnet50,plateau"), cifar10.get_config("resnet20")):
+        config.lr_schedule, config.data.val_split = "plateau", 0
+        with pytest.raises(UserError) as e:
+            train.validate(config)
+        message = str(e.value)
+        assert "\n" not in message and "config.data.val_split=0" in message
+        assert "--config.data.val_split=N" in message
+
+
+def test_plateau_recipe_loads_through_the_train_command_line_syntax():
+    """`--config=keras_resnet/configs/imagenet.py:resnet50,plateau`, parsed by config_flags
+    as keras-resnet-train parses it."""
+    import os
+
+    from absl import flags
+    from ml_collections import config_flags
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.path.join(root, "keras_resnet", "configs", "imagenet.py")
+    argv = ["train", f"--config={path}:resnet18,plateau", "--config.data.val_split=10000"]
+    values = flags.FlagValues()
+    holder = config_flags.DEFINE_config_file("config", flag_values=values, sys_argv=argv)
+    values(argv)
+    config = holder.value
+    assert (config.model, config.lr_schedule, config.data.val_split) == (
+        "resnet18",
+        "plateau",
+        10_000,
+    )
+
+
+def test_a_table_in_the_papers_setting_is_the_plateau_recipe():
+    """docs/training.md's overrides turn a Table 3 row into the plateau recipe."""
+    from experiments import table3
+    from keras_resnet.configs import overrides
+
+    flags = ["--config.lr_schedule=plateau", "--config.train_steps=600000",
+             "--config.num_epochs=0", "--config.data.val_split=50000"]  # fmt: skip
+    row = overrides.apply(table3.get_config("resnet50"), flags)
+    paper = imagenet.get_config("resnet50,plateau")
+    assert train.run_length(row, 1_231_167, 4809) == train.run_length(paper, 1_231_167, 4809)
+    for key in ("lr_schedule", "train_steps", "batch_size", "learning_rate", "dataset"):
+        assert row[key] == paper[key], key
+    assert row.data.val_split == paper.data.val_split

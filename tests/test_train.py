@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 
 import keras
 import pytest
@@ -104,9 +105,11 @@ def test_user_errors_before_anything_is_written(tmp_path):
         "unknown dataset": tiny_config(dataset="mnist"),
         "manual_dir": tiny_config(dataset="imagenet2012", data={"data_dir": str(tmp_path)}),
         "scale": tiny_config(scale=2.0),
+        # The plateau schedule would read the test set without a held-out split.
+        "plateau.*val_split=0": tiny_config(lr_schedule="plateau"),
     }
     for pattern, config in cases.items():
-        workdir = tmp_path / pattern.replace(" ", "_")
+        workdir = tmp_path / re.sub(r"\W+", "_", pattern)
         with pytest.raises(UserError, match=pattern):
             train.train_and_evaluate(config, str(workdir))
         assert not workdir.exists()
@@ -117,6 +120,52 @@ def test_nan_loss_stops_with_clear_message(tmp_path):
     with pytest.raises(cb.TrainingDiverged, match="loss became (nan|inf).*last good checkpoint"):
         train.train_and_evaluate(config, str(tmp_path))
     assert not (tmp_path / "results.json").exists() and not (tmp_path / "model.keras").exists()
+
+
+def test_nan_mid_run_keeps_the_last_good_checkpoint_and_backup(tmp_path):
+    """docs/training.md: "A NaN loss stops the run and keeps the last good checkpoint." The
+    loss turns non-finite mid-run, in epoch 2, through the schedule: lr x 1e30 from 70% of the
+    13 steps (step 9), so step 10's update blows the weights up and step 11's loss is inf/NaN.
+    Before that: backups at steps 4, 6, 8 (two kept) and last.keras at epoch 1's end."""
+    import numpy as np
+
+    from keras_resnet.training import backups
+    from tests import reliability_utils as ru
+
+    workdir = str(tmp_path / "run")
+    cmd = ru.main_cmd(
+        workdir, *ru.TINY_FLAGS, "--config.lr_boundaries=(0.7,)", "--config.lr_decay=1e30"
+    )
+    proc = ru.run(cmd)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:]
+    assert re.match(
+        r"error: loss became (nan|inf) at step 11; training stopped and the last good "
+        rf"checkpoint is kept in {re.escape(workdir)}/checkpoints\.",
+        lines[-1],
+    ), lines[-1]
+    assert not os.path.exists(os.path.join(workdir, "results.json"))
+    assert not os.path.exists(os.path.join(workdir, "model.keras"))
+    rows = ru.rows(workdir)  # epoch 1 only; the diverged epoch 2 left no row
+    assert [(r["epoch"], r["step"]) for r in rows] == [("1", "6")]
+    assert np.isfinite(float(rows[0]["loss"]))
+    ru.check_intact(workdir)
+
+    def finite(model):
+        return all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights)
+
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    last = keras.models.load_model(os.path.join(workdir, "checkpoints", "last.keras"))
+    assert finite(last) and np.isfinite(last.predict(x, verbose=0)).all()
+    # The backups: both generations intact, the newest from step 8, before the blow-up.
+    assert sorted(ru.committed_backups(workdir)) == [6, 8]
+    config = tiny_config()
+    model = train.build_model(config, train.validate(config), 10, (32, 32, 3))
+    model.optimizer.build(model.trainable_variables)
+    assert backups.BackupStore(os.path.join(workdir, "backup")).restore(model) == 8
+    assert finite(model) and np.isfinite(model.predict(x, verbose=0)).all()
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])

@@ -37,8 +37,9 @@ def _per_call(totals: dict, calls: int) -> dict:
     return {k: v / calls for k, v in sorted(totals.items(), key=lambda kv: -kv[1])}
 
 
-def savedmodel(path: str, batch: int, calls: int) -> dict:
-    """Op time by op type (ms per call) of `predict_images`, from a tf.profiler trace."""
+def _kernel_events(path: str, batch: int, calls: int):
+    """(wall s per call, [(op name, op type, ms)]) of `calls` traced calls of the SavedModel's
+    `predict_images`, from a tf.profiler trace (XSpace) after a warm-up."""
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -57,7 +58,7 @@ def savedmodel(path: str, batch: int, calls: int) -> dict:
         space = xplane_pb2.XSpace()
         with open(glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)[0], "rb") as f:
             space.ParseFromString(f.read())
-    ops = collections.Counter()
+    events = []
     for plane in space.planes:
         for line in plane.lines:
             if not line.name.startswith("tf_Compute"):  # the executor's inter-op threads
@@ -66,8 +67,29 @@ def savedmodel(path: str, batch: int, calls: int) -> dict:
                 name = plane.event_metadata[event.metadata_id].name
                 if ":" in name.replace("::", ""):  # "op_name:OpType" is an op's kernel;
                     # "ExecutorState::Process" and the like are the executor's bookkeeping
-                    ops[name.rsplit(":", 1)[1]] += event.duration_ps / 1e9  # ms
+                    op, kind = name.rsplit(":", 1)
+                    events.append((op, kind, event.duration_ps / 1e9))  # ms
+    return wall, events
+
+
+def savedmodel(path: str, batch: int, calls: int) -> dict:
+    """Op time by op type (ms per call) of `predict_images`, from a tf.profiler trace."""
+    wall, events = _kernel_events(path, batch, calls)
+    ops = collections.Counter()
+    for _, kind, ms in events:
+        ops[kind] += ms
     return {"wall_ms": 1e3 * wall, "ops_ms": _per_call(ops, calls)}
+
+
+def conv_kernels(path: str) -> collections.Counter:
+    """How many convolution ops of each kind one call of `predict_images` runs, as the
+    optimised graph has them: e.g. {"_MklNativeFusedConv2D": 53} when grappler fused every
+    convolution with its bias (and ReLU, and residual Add), {"_MklNativeConv2D": ...} for the
+    ones it left alone. Read from the trace, so it is the graph TensorFlow actually runs."""
+    _, events = _kernel_events(path, batch=1, calls=1)
+    return collections.Counter(
+        kind for _, kind in {(op, kind) for op, kind, _ in events} if "Conv" in kind
+    )
 
 
 def onednn(path: str, batch: int, calls: int) -> dict:

@@ -65,6 +65,14 @@ def validate(config) -> registry.ModelSpec:
         raise UserError(f"config.scale must be in (0, 1], got {config.scale}.")
     if config.batch_size < 1:
         raise UserError(f"config.batch_size must be positive, got {config.batch_size}.")
+    if config.lr_schedule == "plateau" and not config.data.val_split > 0:
+        # Without a held-out split the per-epoch "val" error is the test set's: dividing the
+        # rate on it would tune the run on the numbers it then reports.
+        raise UserError(
+            f"config.lr_schedule='plateau' needs held-out training images for its plateau "
+            f"signal, got config.data.val_split={config.data.val_split}; set "
+            "--config.data.val_split=N (the ImageNet plateau recipe holds out 50000)."
+        )
     if not (config.num_epochs or config.train_steps):
         raise UserError("set config.num_epochs or config.train_steps (EPOCHS= in make train).")
     return spec
