@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_resnet.serving.core import logs
-from keras_resnet.serving.tools.testing import export_tiny, running_server, server_flags
+from keras_resnet.serving.tools.testing import export_tiny, running_server, server_options
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING|ERROR) ([\w.]+):\d+\] "
@@ -72,7 +72,7 @@ def test_devices_are_logged(caplog):
 def test_server_start_is_logged(tmp_path, caplog):
     export_tiny(tmp_path / "tiny")
     with caplog.at_level(logging.INFO, logger="keras_resnet.serving"):
-        with running_server(server_flags(tmp_path / "tiny", "--rest_api_port=0")) as server:
+        with running_server(server_options(tmp_path / "tiny", rest_api_port=0)) as server:
             port = server.grpc_port
     messages = [(r.levelname, r.name, r.getMessage()) for r in caplog.records]
     assert (
