@@ -258,9 +258,13 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
         assert proc.wait(timeout=60) == 0
         # The server's own lines: timestamp, level and source (TensorFlow's start-up lines are
         # TensorFlow's own format).
-        ours = [line for line in proc.stderr.read().splitlines() if " serving." in line]
+        ours = [
+            line for line in proc.stderr.read().splitlines() if " keras_resnet.serving." in line
+        ]
         assert all(
-            re.match(r"\d{4}-\d\d-\d\d [\d:.]+ (INFO|WARNING) serving\.\w+:\d+\] ", line)
+            re.match(
+                r"\d{4}-\d\d-\d\d [\d:.]+ (INFO|WARNING) keras_resnet\.serving\.[\w.]+:\d+\] ", line
+            )
             for line in ours
         ), ours
         assert ours[-1].endswith("] Server stopped."), ours
