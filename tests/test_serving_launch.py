@@ -126,3 +126,12 @@ def test_client_cli_rest_and_grpc(export_dir, tmp_path, capsys):
     assert outputs[0] == outputs[1]
     lines = outputs[0].splitlines()
     assert lines[0] == str(image) and len(lines) == 3 and "(" in lines[1]  # top class is named
+
+
+def test_server_flags_parse_into_server_options():
+    from absl import flags
+
+    options = launch.parse_server_flags(["--port", "9000", "--enable_batching", "--host=0.0.0.0"])
+    assert options == ServerOptions(port=9000, enable_batching=True, host="0.0.0.0")
+    with pytest.raises(flags.Error, match="max_batch_sise"):
+        launch.parse_server_flags(["--max_batch_sise=3"])

@@ -18,7 +18,7 @@ LINE = re.compile(
 @pytest.fixture
 def configured():
     """logs.configure() for one test, then the loggers as they were."""
-    names = ("serving", "aiohttp", "grpc")
+    names = ("keras_resnet.serving", "aiohttp", "grpc")
     saved = {
         n: (
             logging.getLogger(n).handlers[:],

@@ -23,7 +23,7 @@ import time
 import keras
 import tensorflow as tf
 
-from keras_resnet import data, machine
+from keras_resnet import data, machine, progress
 from keras_resnet.configs import base
 from keras_resnet.errors import UserError
 from keras_resnet.models import registry
@@ -35,7 +35,6 @@ from keras_resnet.training import (
     distribute,
     inputs,
     interrupts,
-    progress,
     recording,
 )
 from keras_resnet.training import callbacks as cb

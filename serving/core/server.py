@@ -24,6 +24,7 @@ import asyncio
 import concurrent.futures
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -173,3 +174,12 @@ def serve(options: ServerOptions) -> None:
     done.wait()
     logger.info("Shutting down: finishing in-flight requests ...")
     server.stop()
+
+
+if __name__ == "__main__":  # the command moved; say where rather than exit 0 doing nothing
+    print(
+        "keras_resnet.serving.core.server: error: the embedded server's command is now "
+        "`keras-resnet-serve --backend=embedded` (same flags).",
+        file=sys.stderr,
+    )
+    sys.exit(2)

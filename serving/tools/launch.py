@@ -111,6 +111,19 @@ def _define(values) -> None:
     flags.DEFINE_boolean("dry_run", False, "print the command, start nothing", flag_values=values)
 
 
+def parse_server_flags(args: list[str]) -> ServerOptions:
+    """ServerOptions for a tensorflow_model_server command line (`--port=8500 ...`), parsed as
+    `keras-resnet-serve` parses it; absl's flags.Error for a flag or value it would refuse."""
+    from absl import flags
+
+    values = flags.FlagValues()
+    _define(values)
+    rest = values([PROGRAM, *args])[1:]
+    if rest:
+        raise flags.Error(f"unexpected arguments {rest}")
+    return common.options_from(values, ServerOptions)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     values, rest = common.parse_flags(PROGRAM, __doc__, _define, argv)
