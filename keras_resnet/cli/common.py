@@ -72,11 +72,13 @@ def run_cli(fn, *args, **kwargs):
 HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
 
 
-def _print_help(doc: str, defined) -> None:
-    """The entry module's docstring and its flags, on stdout; then exit 0."""
-    print(doc.strip() + "\n\nflags:" + ("" if defined else " none"))
+def _print_help(doc: str, defined, more: tuple[str, ...] = ()) -> None:
+    """The entry module's docstring and its flags (and `more` lines), on stdout; then exit 0."""
+    print(doc.strip() + "\n\nflags:" + ("" if defined or more else " none"))
     for flag in defined:
         print(f"  --{flag.name}: {flag.help} (default: {flag.default_as_str})")
+    for line in more:
+        print(f"  {line}")
     sys.exit(0)
 
 
@@ -149,8 +151,8 @@ def run_absl(main, argv: list[str], doc: str, program: str) -> None:
             if module.startswith(("keras_resnet", "ml_collections")) or module == argv[0]
             for flag in flags_of
         ]
-        defined.append(flags.FLAGS["verbosity"])
-        _print_help(doc, defined)
+        verbosity = "--verbosity: log level: -1 warnings only, 0 info, 1 debug (default: 0)"
+        _print_help(doc, defined, (verbosity,))
 
     def parse(args):
         try:
