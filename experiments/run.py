@@ -65,15 +65,16 @@ def _parse(argv):
     return args
 
 
-def _workdir(args) -> str:
-    """Overridden runs never share (or skip on) a workdir of the stock recipe."""
-    tag = args.table
-    for arg in sorted(args.overrides):
+def _workdir(table: str, config_overrides: list[str], workdir_root: str) -> str:
+    """The table's workdir under `workdir_root`: overridden runs (`--config.KEY=VALUE` in
+    `config_overrides`) never share (or skip on) a workdir of the stock recipe."""
+    tag = table
+    for arg in sorted(config_overrides):
         key, _, value = arg.lstrip("-").removeprefix("config.").partition("=")
         if key in base_config.REPORTING_ONLY:  # changes the log, not the run
             continue
         tag += "-" + re.sub(r"[^\w.,()-]+", "_", f"{key}{value}")
-    return os.path.join(args.workdir_root, tag)
+    return os.path.join(workdir_root, tag)
 
 
 def _table_eta(started: float, trained: list[float], jobs_left: int) -> str:
@@ -111,7 +112,7 @@ def run(argv=None, log_to_stderr: bool = False) -> int:
         raise cli.UserError(f"--runs must be at least 1, got {args.runs}.")
     for name in models:  # every override is checked before the first row trains
         train.validate(overrides.apply(module.get_config(name), args.overrides))
-    root = _workdir(args)
+    root = _workdir(args.table, args.overrides, args.workdir_root)
     jobs = [(name, r) for name in models for r in range(args.runs)]
     runs: dict[str, list[dict]] = {name: [] for name in models}
     workdirs: dict[str, str] = {}  # each model's first run: the curves and Figure 7 use it

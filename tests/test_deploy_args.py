@@ -1,11 +1,12 @@
 """Every container command line in deploy/ is one its program accepts: keras-resnet-train's args
 go through the CLI's own absl parse path (the packaged recipe, config_flags' --config.KEY
-overrides), tensorflow_model_server's through keras_resnet.serving.core.server's copy of its flags, and
+overrides), tensorflow_model_server's through keras-resnet-serve's parser of its flags, and
 keras-resnet-cluster's fixed wrapper interface is parsed here, its wrapped command in turn."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 
@@ -14,7 +15,6 @@ from absl import flags
 
 from deploy import generate, pods, training_jobs
 from keras_resnet.cli import train
-from keras_resnet.serving.core import server
 from keras_resnet.serving.tools import launch
 
 # The flags train._define_flags defines (a test run may hold other definitions of these names).
@@ -61,11 +61,12 @@ def parse_cluster(args: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return wrapper, args[split + 1 :]
 
 
-def check_serving(args: list[str]) -> argparse.Namespace:
-    """tensorflow_model_server's flags, none that only the embedded server knows."""
+def check_serving(args: list[str]) -> dict:
+    """tensorflow_model_server's flags, none that only the embedded server knows, parsed as
+    keras-resnet-serve parses them (ServerOptions, one field per flag)."""
     own = [a for a in args if a.lstrip("-").split("=")[0] in launch.EMBEDDED_ONLY]
     assert not own, f"tensorflow_model_server has no {own}"
-    return server.build_parser().parse_args(args)
+    return dataclasses.asdict(launch.parse_server_flags(args))
 
 
 def check_train(args: list[str], platform_workdir: bool = False) -> dict:
@@ -119,7 +120,7 @@ def test_every_command_line_parses():
             values = check_train(command[1:])
         else:
             assert program == "tensorflow_model_server", (name, program)
-            values = vars(check_serving(args))
+            values = check_serving(args)
         checked.setdefault(name, []).append(values)
     assert set(checked) == {n for n in generate.FILES if n.endswith(".yaml")} - {"kserve.yaml"}
     assert checked["gke-tpu-job.yaml"][0]["strategy"] == "tpu"
@@ -133,7 +134,7 @@ def test_the_parsers_refuse_what_the_programs_refuse():
         parse_train(["--model=resnet50", "--strategy=parameter_server"])
     with pytest.raises(AttributeError, match="nope"):
         parse_train(["--model=resnet50", "--config.nope=1"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(flags.Error, match="no_such_flag"):
         check_serving(["--model_name=x", "--no_such_flag=1"])
     with pytest.raises(AssertionError, match="max_concurrent_requests"):
         check_serving(["--max_concurrent_requests=4"])

@@ -69,7 +69,7 @@ def test_full_disk_stops_with_one_line_and_keeps_last_good_backup(tmp_path):
     line = u.last_line(stderr)
     backup = f"{mnt}/run/backup"
     assert re.fullmatch(
-        rf"error: disk full while writing {backup}/ckpt-00000006\.weights\.h5 \(\[Errno 28\] .*\); "
+        rf"keras-resnet-train: error: disk full while writing {backup}/ckpt-00000006\.weights\.h5 \(\[Errno 28\] .*\); "
         rf"removed its partial temporary file, deleted nothing else; last good backup "
         rf"{backup}/ckpt-00000004\.weights\.h5 \(step 4\)\. Free some space and rerun the same "
         r"command to resume\.",

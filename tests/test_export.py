@@ -149,9 +149,11 @@ def test_cli_from_workdir_reads_mean_and_labels(tmp_path, capsys):
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
-    assert export_cli.main([str(tmp_path / "missing"), f"--export_dir={tmp_path}/m"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        export_cli.main([str(tmp_path / "missing"), f"--export_dir={tmp_path}/m"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("export: error: No such workdir") and "\n" not in err
+    assert err.startswith("keras-resnet-export: error: No such workdir") and "\n" not in err
 
 
 def test_saved_model_cli_lists_signatures(exported):

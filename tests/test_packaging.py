@@ -72,7 +72,7 @@ def test_wheel_installs_only_the_keras_resnet_namespace(wheel):
     names, _, _ = _metadata(wheel)
     top = {n.split("/")[0] for n in names}
     assert top == {"keras_resnet", "keras_resnet-0.1.0.dist-info"}, top
-    assert "keras_resnet/serving/server.py" in names  # the server ships inside the namespace
+    assert "keras_resnet/serving/core/server.py" in names  # the server ships inside the namespace
     assert "keras_resnet/configs/cifar10.py" in names  # and the paper's recipes
     assert "keras_resnet/imaging/imagenet_classes.txt" in names  # and ImageNet's class names
     assert not any(n.startswith(("serving/", "experiments/", "tests/")) for n in names)

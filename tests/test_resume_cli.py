@@ -32,7 +32,9 @@ def _one_line_error(proc, pattern):
     """Refused before start-up logging begins: stderr is the error line and nothing else."""
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and re.match(rf"error: .*{pattern}", lines[0]), proc.stderr
+    assert len(lines) == 1 and re.match(rf"keras-resnet-train: error: .*{pattern}", lines[0]), (
+        proc.stderr
+    )
 
 
 def test_resume_after_sigkill_mid_epoch(tmp_path):

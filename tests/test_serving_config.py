@@ -4,12 +4,12 @@ and a setting inside a comment is a comment."""
 
 import os
 import subprocess
-import sys
 
 import pytest
 
 from keras_resnet.serving.core import config, protos
-from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_flags
+from keras_resnet.serving.tools import launch
+from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_options
 
 # Every BatchingParameters field TF Serving defines, as its docs write them, comments included.
 FULL_BATCHING = """# tuned for 2 cores
@@ -143,12 +143,12 @@ def test_model_config_typo_names_file_line_and_field(tmp_path):
 def test_misspelt_batching_field_stops_the_server_with_one_line(tmp_path):
     export_tiny(tmp_path / "tiny")
     params = _write(tmp_path, "max_batch_size { value: 8 }\nmax_batch_sise { value: 8 }\n")
-    flags = server_flags(
-        tmp_path / "tiny", "--enable_batching", f"--batching_parameters_file={params}"
+    options = server_options(
+        tmp_path / "tiny", enable_batching=True, batching_parameters_file=str(params)
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags],
+        launch.embedded_command(options),
         env=env,
         capture_output=True,
         text=True,
@@ -156,7 +156,7 @@ def test_misspelt_batching_field_stops_the_server_with_one_line(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f'keras_resnet.serving.core.server: error: {params}:2: Message type "tensorflow.serving.BatchingParameters" '
+        f'keras-resnet-serve: error: {params}:2: Message type "tensorflow.serving.BatchingParameters" '
         'has no field named "max_batch_sise".'
     ]
 
@@ -164,8 +164,8 @@ def test_misspelt_batching_field_stops_the_server_with_one_line(tmp_path):
 def test_commented_out_monitoring_leaves_metrics_off(tmp_path):
     export_tiny(tmp_path / "tiny")
     monitoring = _write(tmp_path, "# prometheus_config { enable: true }\n", "monitoring.config")
-    flags = server_flags(tmp_path / "tiny", f"--monitoring_config_file={monitoring}")
-    with running_server(flags) as server:
+    options = server_options(tmp_path / "tiny", monitoring_config_file=str(monitoring))
+    with running_server(options) as server:
         url = f"http://127.0.0.1:{server.rest_port}"
         assert http("GET", f"{url}{config.DEFAULT_METRICS_PATH}")[0] == 404
         assert http("GET", f"{url}/v1/models/tiny")[0] == 200

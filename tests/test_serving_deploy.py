@@ -24,7 +24,7 @@ from keras_resnet.serving.tools.testing import (
     random_pixels,
     reference_probabilities,
     running_server,
-    server_flags,
+    server_options,
     wait_for,
 )
 from tests.test_serving_grpc import predict_request
@@ -95,9 +95,10 @@ def test_versions_deployed_under_load_answer_only_when_fully_loaded(tmp_path):
     base = tmp_path / "tiny"
     model, pre, _ = export_tiny(base, seed=0)
     expected = {1: reference_probabilities(model, pre, PIXELS)[0]}
-    flags = server_flags(base, "--file_system_poll_wait_seconds=0.2")
-    flags.append("--load_retry_interval_micros=300000")
-    with running_server(flags) as server, Load(server) as load:
+    options = server_options(
+        base, file_system_poll_wait_seconds=0.2, load_retry_interval_micros=300000
+    )
+    with running_server(options) as server, Load(server) as load:
         time.sleep(0.5)
         model2, _, path2 = export_tiny(base, seed=1)  # atomic: written aside, then renamed
         expected[2] = expected[3] = reference_probabilities(model2, pre, PIXELS)[0]
@@ -124,9 +125,13 @@ def test_corrupt_version_is_reported_and_the_old_one_keeps_serving(tmp_path):
     base = tmp_path / "tiny"
     model, pre, path1 = export_tiny(base, seed=0)
     expected = reference_probabilities(model, pre, PIXELS)[0]
-    flags = server_flags(base, "--file_system_poll_wait_seconds=0.2")
-    flags += ["--max_num_load_retries=1", "--load_retry_interval_micros=200000"]
-    with running_server(flags) as server, Load(server) as load:
+    options = server_options(
+        base,
+        file_system_poll_wait_seconds=0.2,
+        max_num_load_retries=1,
+        load_retry_interval_micros=200000,
+    )
+    with running_server(options) as server, Load(server) as load:
         # Version 2 arrives complete (renamed into place) but its variables are truncated.
         staging = tmp_path / "staging"
         shutil.copytree(path1, staging)

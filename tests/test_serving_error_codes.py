@@ -29,11 +29,11 @@ from tensorflow_serving.apis import (
 from keras_resnet.serving.tools import client
 from keras_resnet.serving.tools.testing import (
     export_tiny,
-    free_port,
     http,
     png,
     random_pixels,
     running_server,
+    server_options,
 )
 
 C = grpc.StatusCode
@@ -207,9 +207,7 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("codes")
     export_tiny(root / "tiny")
     (root / "models.config").write_text(CONFIG % (root / "tiny"))
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    flags.append(f"--model_config_file={root / 'models.config'}")
-    with running_server(flags) as server:
+    with running_server(server_options(model_config_file=str(root / "models.config"))) as server:
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
         yield server, channel
         channel.close()

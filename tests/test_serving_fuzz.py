@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from keras_resnet.serving.tools import client
-from keras_resnet.serving.tools.testing import export_tiny, free_port, http, running_server
+from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_options
 from tests import fuzzing
 
 CONFIG = """model_config_list {{ config {{
@@ -47,10 +47,13 @@ def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     export_tiny(root / "tiny")
     (root / "models.config").write_text(CONFIG.format(base=root / "tiny"))
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    flags += [f"--model_config_file={root / 'models.config'}", f"--max_request_bytes={LIMIT}"]
-    flags += ["--rest_api_timeout_in_ms=20000", "--file_system_poll_wait_seconds=0"]
-    with running_server(flags) as server:
+    options = server_options(
+        model_config_file=str(root / "models.config"),
+        max_request_bytes=LIMIT,
+        rest_api_timeout_in_ms=20000,
+        file_system_poll_wait_seconds=0,
+    )
+    with running_server(options) as server:
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
         known = _known_good(server, channel)
         yield server, channel, known

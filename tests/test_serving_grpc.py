@@ -20,7 +20,7 @@ from keras_resnet.serving.tools.testing import (
     random_pixels,
     reference_probabilities,
     running_server,
-    server_flags,
+    server_options,
 )
 
 
@@ -28,7 +28,7 @@ from keras_resnet.serving.tools.testing import (
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("grpc")
     model, pre, _ = export_tiny(root / "tiny")
-    with running_server(server_flags(root / "tiny", "--rest_api_port=0")) as server:
+    with running_server(server_options(root / "tiny", rest_api_port=0)) as server:
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
         yield model, pre, channel
         channel.close()

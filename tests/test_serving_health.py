@@ -10,16 +10,15 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from keras_resnet.serving.core.server import ModelServer, build_parser
+from keras_resnet.serving.core.server import ModelServer
 from keras_resnet.serving.tools import client
 from keras_resnet.serving.tools.testing import (
     export_tiny,
-    free_port,
     http,
     png,
     random_pixels,
     running_server,
-    server_flags,
+    server_options,
     wait_for,
 )
 
@@ -41,10 +40,10 @@ def test_serving_only_once_every_model_has_a_version(tmp_path):
         f'model_config_list {{ config {{ name: "tiny" base_path: "{tmp_path / "tiny"}" }} '
         f'config {{ name: "late" base_path: "{tmp_path / "late"}" }} }}'
     )
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    flags += [f"--model_config_file={tmp_path / 'models.config'}"]
-    flags += ["--file_system_poll_wait_seconds=0.2"]
-    with running_server(flags) as server:
+    options = server_options(
+        model_config_file=str(tmp_path / "models.config"), file_system_poll_wait_seconds=0.2
+    )
+    with running_server(options) as server:
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
         stub = health_pb2_grpc.HealthStub(channel)
         watch = stub.Watch(health_pb2.HealthCheckRequest(service=""), timeout=120)
@@ -70,7 +69,7 @@ def test_not_serving_while_draining(tmp_path):
     """stop() (what SIGTERM calls) turns health NOT_SERVING at once; the ports stay open while
     the in-flight request finishes, so probes see it, and the request still succeeds."""
     export_tiny(tmp_path / "tiny")
-    server = ModelServer(build_parser().parse_args(server_flags(tmp_path / "tiny")))
+    server = ModelServer(server_options(tmp_path / "tiny"))
     server.start()
     channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
     stopper = None

@@ -7,13 +7,14 @@ import stat
 import pytest
 import yaml
 
+from keras_resnet.serving.core.options import ServerOptions
 from keras_resnet.serving.tools import client, launch
 from keras_resnet.serving.tools.testing import (
     export_tiny,
     png,
     random_pixels,
     running_server,
-    server_flags,
+    server_options,
 )
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,8 +51,8 @@ def test_falls_back_to_embedded(tmp_path, monkeypatch, capsys, export_dir):
 
 
 def test_docker_command_mounts_and_ports(export_dir):
-    args = launch.build_parser().parse_args([f"--model_base_path={export_dir}", "--port=9000"])
-    cmd = launch.docker_command(args, [f"--model_base_path={export_dir}", "--port=9000"])
+    options = ServerOptions(model_base_path=str(export_dir), port=9000)
+    cmd = launch.docker_command(options, [f"--model_base_path={export_dir}", "--port=9000"])
     assert f"{export_dir}:{export_dir}:ro" in cmd
     assert "127.0.0.1:9000:9000" in cmd and "127.0.0.1:8501:8501" in cmd
     assert cmd[cmd.index(launch.IMAGE) + 1 :] == [
@@ -62,9 +63,30 @@ def test_docker_command_mounts_and_ports(export_dir):
 
 
 def test_bad_base_path_is_one_line(tmp_path, capsys):
-    assert launch.main([f"--model_base_path={tmp_path}/nope", "--backend=docker", "--dry_run"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        launch.main([f"--model_base_path={tmp_path}/nope", "--backend=docker", "--dry_run"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("serve: error: Model 'default': base path") and "\n" not in err
+    assert err.startswith("keras-resnet-serve: error: Model 'default': base path")
+    assert "\n" not in err
+
+
+def test_flags_pass_through_in_both_forms(tmp_path, monkeypatch, capsys, export_dir):
+    """`--flag value` reaches the real binary as typed, less the embedded server's own flags
+    and the launcher's, whichever form they take."""
+    _fake_binary(tmp_path, "tensorflow_model_server")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    argv = ["--model_base_path", str(export_dir), "--host", "0.0.0.0", "--port", "9000"]
+    assert launch.main([*argv, "--backend", "auto", "--enable_batching", "--dry_run"]) == 0
+    command = capsys.readouterr().out.strip().splitlines()[-1]
+    assert command.split()[:2] == ["serve:", "tensorflow_model_server"]
+    assert command.split()[2:] == [
+        "--model_base_path",
+        str(export_dir),
+        "--port",
+        "9000",
+        "--enable_batching",
+    ]
 
 
 def test_docker_compose_uses_the_exported_configs():
@@ -88,7 +110,7 @@ def test_pinned_tf_serving_matches_the_tensorflow_we_export_with():
 def test_client_cli_rest_and_grpc(export_dir, tmp_path, capsys):
     image = tmp_path / "x.png"
     image.write_bytes(png(random_pixels(1)[0]))
-    with running_server(server_flags(export_dir)) as server:
+    with running_server(server_options(export_dir)) as server:
         outputs = []
         for where in (
             f"--rest=127.0.0.1:{server.rest_port}",
@@ -104,3 +126,12 @@ def test_client_cli_rest_and_grpc(export_dir, tmp_path, capsys):
     assert outputs[0] == outputs[1]
     lines = outputs[0].splitlines()
     assert lines[0] == str(image) and len(lines) == 3 and "(" in lines[1]  # top class is named
+
+
+def test_server_flags_parse_into_server_options():
+    from absl import flags
+
+    options = launch.parse_server_flags(["--port", "9000", "--enable_batching", "--host=0.0.0.0"])
+    assert options == ServerOptions(port=9000, enable_batching=True, host="0.0.0.0")
+    with pytest.raises(flags.Error, match="max_batch_sise"):
+        launch.parse_server_flags(["--max_batch_sise=3"])

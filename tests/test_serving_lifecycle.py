@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 
@@ -16,16 +15,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from keras_resnet.serving.core.batching import Batcher
 from keras_resnet.serving.core.config import BatchingParameters, ModelConfig
+from keras_resnet.serving.core.options import ServerOptions
 from keras_resnet.serving.core.status import ServingError
-from keras_resnet.serving.tools import client
+from keras_resnet.serving.tools import client, launch
 from keras_resnet.serving.tools.testing import (
     export_tiny,
-    free_port,
     http,
     png,
     random_pixels,
     running_server,
-    server_flags,
+    server_options,
     wait_for,
 )
 
@@ -35,8 +34,7 @@ IMAGE = png(random_pixels(1)[0])
 def test_new_version_loads_under_load_without_failures(tmp_path):
     base = tmp_path / "tiny"
     export_tiny(base, seed=0)
-    flags = server_flags(base, "--file_system_poll_wait_seconds=0.2")
-    with running_server(flags) as server:
+    with running_server(server_options(base, file_system_poll_wait_seconds=0.2)) as server:
         rest = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"
         channel = client.grpc_channel(f"127.0.0.1:{server.grpc_port}")
         stop, failures, versions = threading.Event(), [], set()
@@ -99,10 +97,10 @@ def test_version_policies(tmp_path):
         'version_labels { key: "stable" value: 1 } version_labels { key: "canary" value: 2 } } }'
     )
     (tmp_path / "models.config").write_text(text)
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    flags += [f"--model_config_file={tmp_path / 'models.config'}"]
-    flags += ["--model_config_file_poll_wait_seconds=0.2"]
-    with running_server(flags) as server:
+    options = server_options(
+        model_config_file=str(tmp_path / "models.config"), model_config_file_poll_wait_seconds=0.2
+    )
+    with running_server(options) as server:
         assert server.manager.available() == {"tiny": [1, 2]}
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny"
 
@@ -170,8 +168,10 @@ def test_batcher_full_queue_is_unavailable():
     assert all(f.result(timeout=10)["y"].shape == (1, 1) for f in accepted)
 
 
-def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int, queue=100) -> list[str]:
-    """Exports the tiny model and returns server flags with batching enabled."""
+def _batching_options(
+    tmp_path, max_batch_size: int, timeout_micros: int, queue=100
+) -> ServerOptions:
+    """Exports the tiny model and returns server options with batching enabled."""
     base = tmp_path / "tiny"
     export_tiny(base)
     params = tmp_path / "batching.txt"
@@ -180,12 +180,12 @@ def _batching_flags(tmp_path, max_batch_size: int, timeout_micros: int, queue=10
         f"batch_timeout_micros {{ value: {timeout_micros} }}\n"
         f"max_enqueued_batches {{ value: {queue} }}\n"
     )
-    return server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
+    return server_options(base, enable_batching=True, batching_parameters_file=str(params))
 
 
 def test_server_batching_under_concurrency(tmp_path):
-    flags = _batching_flags(tmp_path, 16, 20000)
-    with running_server(flags) as server:
+    options = _batching_options(tmp_path, 16, 20000)
+    with running_server(options) as server:
         address = f"127.0.0.1:{server.grpc_port}"
         calls = []
         original = server.manager.get("tiny").run
@@ -205,7 +205,7 @@ def test_server_batching_under_concurrency(tmp_path):
 
 
 def test_full_batch_queue_answers_503(tmp_path):
-    with running_server(_batching_flags(tmp_path, 1, 0, queue=1)) as server:
+    with running_server(_batching_options(tmp_path, 1, 0, queue=1)) as server:
         servable = server.manager.get("tiny")
         original = servable.run
         servable.run = lambda *a: (time.sleep(0.3), original(*a))[1]  # a slow model
@@ -224,11 +224,11 @@ def test_full_batch_queue_answers_503(tmp_path):
 
 def test_sigterm_finishes_in_flight_requests(tmp_path):
     # A 3 s batch timeout keeps a lone request in flight long enough to signal the server.
-    flags = _batching_flags(tmp_path, 64, 3_000_000)
-    grpc_port, rest_port = (int(f.split("=")[1]) for f in flags[:2])
+    options = _batching_options(tmp_path, 64, 3_000_000)
+    grpc_port, rest_port = options.port, options.rest_api_port
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags],
+        launch.embedded_command(options),
         env=env,
         stderr=subprocess.PIPE,
         text=True,
@@ -258,9 +258,13 @@ def test_sigterm_finishes_in_flight_requests(tmp_path):
         assert proc.wait(timeout=60) == 0
         # The server's own lines: timestamp, level and source (TensorFlow's start-up lines are
         # TensorFlow's own format).
-        ours = [line for line in proc.stderr.read().splitlines() if " serving." in line]
+        ours = [
+            line for line in proc.stderr.read().splitlines() if " keras_resnet.serving." in line
+        ]
         assert all(
-            re.match(r"\d{4}-\d\d-\d\d [\d:.]+ (INFO|WARNING) serving\.\w+:\d+\] ", line)
+            re.match(
+                r"\d{4}-\d\d-\d\d [\d:.]+ (INFO|WARNING) keras_resnet\.serving\.[\w.]+:\d+\] ", line
+            )
             for line in ours
         ), ours
         assert ours[-1].endswith("] Server stopped."), ours

@@ -12,15 +12,15 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from keras_resnet.serving.core.server import build_parser
-from keras_resnet.serving.tools import client
+from keras_resnet.serving.core.options import ServerOptions
+from keras_resnet.serving.tools import client, launch
 from keras_resnet.serving.tools.testing import (
     export_tiny,
     http,
     png,
     random_pixels,
     running_server,
-    server_flags,
+    server_options,
 )
 from tests import fuzzing
 
@@ -49,19 +49,21 @@ def _slow(server, seconds: float) -> list:
     return runs
 
 
-def test_limits_are_flags_with_documented_defaults():
-    parser = build_parser()
-    text = " ".join(parser.format_help().split())
+def test_limits_are_flags_with_documented_defaults(capsys):
+    with pytest.raises(SystemExit) as exited:
+        launch.main(["--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
     for flag in ("--max_request_bytes", "--max_concurrent_requests", "--rest_api_timeout_in_ms"):
         assert flag in text
     assert "413" in text and "429" in text and "504" in text and "DEADLINE_EXCEEDED" in text
-    args = parser.parse_args([])
-    assert (args.host, args.max_request_bytes) == ("127.0.0.1", 64 << 20)
-    assert (args.max_concurrent_requests, args.rest_api_timeout_in_ms) == (64, 30000)
+    options = ServerOptions()
+    assert (options.host, options.max_request_bytes) == ("127.0.0.1", 64 << 20)
+    assert (options.max_concurrent_requests, options.rest_api_timeout_in_ms) == (64, 30000)
 
 
 def test_request_size_limit(base):
-    with running_server(server_flags(base, "--max_request_bytes=100000")) as server:
+    with running_server(server_options(base, max_request_bytes=100000)) as server:
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny:predict"
         status, body = http("POST", url, {"instances": ["x" * 200_000]})
         assert status == 413
@@ -85,7 +87,7 @@ def test_request_size_limit(base):
 
 
 def test_concurrency_limit_answers_429_and_resource_exhausted(base):
-    with running_server(server_flags(base, "--max_concurrent_requests=2")) as server:
+    with running_server(server_options(base, max_concurrent_requests=2)) as server:
         runs = _slow(server, 1.0)
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny:predict"
         grpc_address = f"127.0.0.1:{server.grpc_port}"
@@ -126,7 +128,7 @@ def test_concurrency_limit_answers_429_and_resource_exhausted(base):
 
 
 def test_deadlines_answer_504_and_deadline_exceeded(base):
-    with running_server(server_flags(base, "--rest_api_timeout_in_ms=300")) as server:
+    with running_server(server_options(base, rest_api_timeout_in_ms=300)) as server:
         _slow(server, 1.0)
         url = f"http://127.0.0.1:{server.rest_port}/v1/models/tiny:predict"
         started = time.monotonic()
@@ -152,8 +154,8 @@ def test_expired_requests_never_reach_the_model(base, tmp_path):
     the batch thread survives their cancellation."""
     params = tmp_path / "batching.txt"
     params.write_text("max_batch_size { value: 1 }\nbatch_timeout_micros { value: 0 }\n")
-    flags = server_flags(base, "--enable_batching", f"--batching_parameters_file={params}")
-    with running_server(flags) as server:
+    options = server_options(base, enable_batching=True, batching_parameters_file=str(params))
+    with running_server(options) as server:
         runs = _slow(server, 0.6)
         address = f"127.0.0.1:{server.grpc_port}"
 

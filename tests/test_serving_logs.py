@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_resnet.serving.core import logs
-from keras_resnet.serving.tools.testing import export_tiny, running_server, server_flags
+from keras_resnet.serving.tools.testing import export_tiny, running_server, server_options
 
 LINE = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING|ERROR) ([\w.]+):\d+\] "
@@ -18,7 +18,7 @@ LINE = re.compile(
 @pytest.fixture
 def configured():
     """logs.configure() for one test, then the loggers as they were."""
-    names = ("serving", "aiohttp", "grpc")
+    names = ("keras_resnet.serving", "aiohttp", "grpc")
     saved = {
         n: (
             logging.getLogger(n).handlers[:],
@@ -59,20 +59,22 @@ def test_devices_are_logged(caplog):
     messages = [
         r.getMessage() for r in caplog.records if r.name == "keras_resnet.serving.core.logs"
     ]
+    # keras_resnet.machine's description, as training logs it: versions, the CPU, each GPU.
+    assert messages[0] == f"TensorFlow {tf.__version__}"
     with open("/proc/cpuinfo") as f:
         model = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    assert messages[0] == f"CPU: {model}, {len(os.sched_getaffinity(0))} usable cores"
+    assert messages[1].startswith(f"CPU: {model}, {os.cpu_count()} logical cores")
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
-        assert [m.split(":")[0] for m in messages[1:]] == [f"GPU {i}" for i in range(len(gpus))]
+        assert [m.split(":")[0] for m in messages[2:]] == [f"GPU {i}" for i in range(len(gpus))]
     else:
-        assert messages[1:] == ["GPU: none visible to TensorFlow; running on the CPU"]
+        assert messages[2] == "GPU: none found"
 
 
 def test_server_start_is_logged(tmp_path, caplog):
     export_tiny(tmp_path / "tiny")
     with caplog.at_level(logging.INFO, logger="keras_resnet.serving"):
-        with running_server(server_flags(tmp_path / "tiny", "--rest_api_port=0")) as server:
+        with running_server(server_options(tmp_path / "tiny", rest_api_port=0)) as server:
             port = server.grpc_port
     messages = [(r.levelname, r.name, r.getMessage()) for r in caplog.records]
     assert (

@@ -7,12 +7,12 @@ import pytest
 
 from keras_resnet.serving.tools.testing import (
     export_tiny,
-    free_port,
     http,
     png,
     random_pixels,
     reference_probabilities,
     running_server,
+    server_options,
 )
 
 CONFIG = """model_config_list {{ config {{
@@ -27,9 +27,9 @@ def served(tmp_path_factory):
     model, pre, path = export_tiny(root / "tiny")
     config = root / "models.config"
     config.write_text(CONFIG.format(base=root / "tiny"))
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}"]
-    flags += [f"--model_config_file={config}", "--max_request_bytes=200000"]
-    with running_server(flags) as server:
+    with running_server(
+        server_options(model_config_file=str(config), max_request_bytes=200000)
+    ) as server:
         yield model, pre, f"http://127.0.0.1:{server.rest_port}"
 
 

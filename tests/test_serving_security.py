@@ -20,7 +20,7 @@ from tensorflow_serving.apis import (
 )
 
 from keras_resnet.serving.tools import client
-from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_flags
+from keras_resnet.serving.tools.testing import export_tiny, http, running_server, server_options
 from tests import fuzzing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +45,7 @@ sys.addaudithook(_audit)
 def served(tmp_path_factory):
     base = tmp_path_factory.mktemp("security") / "tiny"
     export_tiny(base)
-    with running_server(server_flags(base, "--file_system_poll_wait_seconds=0.2")) as server:
+    with running_server(server_options(base, file_system_poll_wait_seconds=0.2)) as server:
         yield server
 
 

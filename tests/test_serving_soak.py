@@ -6,11 +6,11 @@ written to soak.json under the test's tmp dir."""
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
+from keras_resnet.serving.tools import launch
 from keras_resnet.serving.tools.soak import Soak
 from keras_resnet.serving.tools.testing import (
     export_tiny,
@@ -18,7 +18,7 @@ from keras_resnet.serving.tools.testing import (
     png,
     random_pixels,
     running_server,
-    server_flags,
+    server_options,
 )
 
 IMAGE = png(random_pixels(1, seed=11)[0])
@@ -33,7 +33,7 @@ def test_soak_quick(tmp_path):
     """A few hundred requests against an in-process server: zero failures, numbers reported
     (RSS here includes the client threads, so it is only reported)."""
     export_tiny(tmp_path / "tiny")
-    with running_server(server_flags(tmp_path / "tiny")) as server:
+    with running_server(server_options(tmp_path / "tiny")) as server:
         soak = Soak(
             f"127.0.0.1:{server.rest_port}",
             f"127.0.0.1:{server.grpc_port}",
@@ -58,14 +58,13 @@ def test_soak_refuses_remote_addresses():
 def test_soak_thousands_of_requests_memory_flat(tmp_path):
     base = tmp_path / "tiny"
     export_tiny(base)
-    flags = server_flags(base, "--enable_batching")
-    flags.append(f"--batching_parameters_file={base / 'batching_parameters.txt'}")
-    rest_port, grpc_port = int(flags[1].split("=")[1]), int(flags[0].split("=")[1])
+    options = server_options(
+        base, enable_batching=True, batching_parameters_file=str(base / "batching_parameters.txt")
+    )
+    rest_port, grpc_port = options.rest_api_port, options.port
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keras_resnet.serving.core.server", *flags], env=env, stderr=log
-    )
+    server = subprocess.Popen(launch.embedded_command(options), env=env, stderr=log)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline and not _up(rest_port):

@@ -5,27 +5,38 @@ keras-resnet-analysis runs/plain20 runs/resnet20 --out=responses.png [--num_imag
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from keras_resnet.cli import startup
+from keras_resnet.cli import common, startup
+
+READINGS = ("pooled", "per_channel")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="keras-resnet-analysis", description=__doc__.splitlines()[0]
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("out", "layer_responses.png", "the figure written", **where)
+    flags.DEFINE_integer("num_images", 500, "test images per run", lower_bound=1, **where)
+    flags.DEFINE_enum(
+        "reading",
+        "pooled",
+        list(READINGS),
+        "std over all elements, or per channel then averaged (keras_resnet.analysis)",
+        **where,
     )
-    parser.add_argument("workdirs", nargs="+", help="training workdirs (model.keras, config.json)")
-    parser.add_argument("--out", default="layer_responses.png")
-    parser.add_argument("--num_images", type=int, default=500)
-    parser.add_argument(
-        "--reading",
-        choices=("pooled", "per_channel"),
-        default="pooled",
-        help="std over all elements, or per channel then averaged (keras_resnet.analysis)",
-    )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    values, workdirs = common.parse_flags("keras-resnet-analysis", __doc__, _define, argv)
+    if not workdirs:
+        common.fail("give one or more training workdirs (holding model.keras and config.json).")
+    for workdir in workdirs:
+        path = os.path.join(workdir, "model.keras")
+        if not os.path.exists(path):
+            common.fail(f"{path} not found; train into {workdir} first.")
+    out, num_images, reading = (values[n].value for n in ("out", "num_images", "reading"))
     startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=0)
     import keras
@@ -34,19 +45,16 @@ def main(argv=None) -> int:
     from keras_resnet.evaluation.analysis import layer_responses, plot_responses, test_images
 
     curves = {}
-    for workdir in args.workdirs:
+    for workdir in workdirs:
         path = os.path.join(workdir, "model.keras")
-        if not os.path.exists(path):
-            print(f"error: {path} not found; train into {workdir} first.", file=sys.stderr)
-            return 2
         model = keras.models.load_model(path, safe_mode=True)
         curves[model.name] = layer_responses(
-            model, test_images(workdir, args.num_images), reading=args.reading
+            model, test_images(workdir, num_images), reading=reading
         )
         stds = [s for _, s in curves[model.name]]
         print(f"{model.name}: {len(stds)} layers, mean std {np.mean(stds):.3f}")
-    plot_responses(curves, args.out)
-    print(f"wrote {args.out}")
+    plot_responses(curves, out)
+    print(f"wrote {out}")
     return 0
 
 

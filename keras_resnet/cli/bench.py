@@ -9,7 +9,6 @@ stdout gets the result, the Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -17,44 +16,54 @@ import sys
 import time
 from pathlib import Path
 
-from keras_resnet.cli import startup
+from keras_resnet.cli import common, startup
 
 logger = logging.getLogger(__name__)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="keras-resnet-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer modes and iterations (< 4 min)")
-    parser.add_argument(
-        "--max_batch",
-        action="store_true",
-        help="also search for the largest ResNet-50 training batch that fits in this machine's "
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_boolean("quick", False, "fewer modes and iterations (< 4 min)", **where)
+    flags.DEFINE_boolean(
+        "max_batch",
+        False,
+        "also search for the largest ResNet-50 training batch that fits in this machine's "
         "memory, ours and PyTorch's (bisection to within 8 images: up to 10 runs each, "
         "~1-2 min a run on 2 cores)",
+        **where,
     )
-    parser.add_argument("--out_dir", default="bench", help="where results-<host>.{json,md} go")
-    parser.add_argument(
-        "--verbosity",
-        type=int,
-        default=0,
-        choices=(-1, 0, 1),
-        help="log level: -1 warnings only, 0 info, 1 debug (default: 0)",
+    flags.DEFINE_string("out_dir", "bench", "where results-<host>.{json,md} go", **where)
+    flags.DEFINE_integer(
+        "verbosity",
+        0,
+        "log level: -1 warnings only, 0 info, 1 debug",
+        lower_bound=-1,
+        upper_bound=1,
+        **where,
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    values, rest = common.parse_flags("keras-resnet-bench", __doc__, _define, argv)
+    if rest:
+        common.fail(f"unexpected arguments {rest}; every setting is a --flag.")
+    quick, out_dir = values["quick"].value, values["out_dir"].value
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     startup.quiet_tensorflow()
-    startup.use_absl_logging(verbosity=args.verbosity)
+    startup.use_absl_logging(verbosity=values["verbosity"].value)
     from keras_resnet.bench import summary
     from keras_resnet.bench.suite import run
 
     start = time.time()
-    results = run(args.quick, max_batch=args.max_batch)
+    results = run(quick, max_batch=values["max_batch"].value)
     results["wall_s"] = round(time.time() - start, 1)
     table = summary.markdown(results)
     print(table, flush=True)  # stdout: the result, and only it
-    out = Path(args.out_dir)
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"results-{results['machine']['host']}{'-quick' if args.quick else ''}"
+    stem = f"results-{results['machine']['host']}{'-quick' if quick else ''}"
     (out / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / f"{stem}.md").write_text(table + "\n")
     logger.info(f"wrote {out / stem}.json and .md in {results['wall_s']:.0f} s")

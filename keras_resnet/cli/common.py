@@ -1,12 +1,15 @@
-"""Command-line plumbing shared by the entry points in `keras_resnet.cli`.
+"""Command-line plumbing shared by every console script (keras_resnet.cli, serving tools).
 
-User mistakes (an unknown model, a dataset that cannot be had, a workdir holding another run)
-must end in one line on stderr and a non-zero exit, never a traceback: `run_cli` turns a
-`UserError` into exactly that. Everything else is a bug and keeps its traceback.
+User mistakes (a bad flag or value, an unknown model, a missing file, a workdir holding another
+run) must end in one line on stderr, `PROGRAM: error: ...`, and exit status 2, never a
+traceback or a page of usage: `fail` writes that line, `run_cli` turns a `UserError` into it,
+and `parse_flags` / `run_absl` answer bad flags with it. Everything else is a bug and keeps its
+traceback. Every script parses absl flags; see docs/design.md, "Command-line tools".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -32,10 +35,22 @@ def exit_on_signals() -> None:
         signal.signal(sig, handle)
 
 
+# The running script's name, which heads its error lines (set_program).
+_program: str | None = None
+
+
+def set_program(name: str) -> None:
+    """Names the running script in its error lines: `name: error: ...`."""
+    global _program
+    _program = name
+
+
 def fail(message: str) -> None:
-    """Prints `error: message` on one line of stderr and exits with USER_ERROR_EXIT."""
+    """Prints `PROGRAM: error: message` on one line of stderr and exits with USER_ERROR_EXIT."""
     line = " ".join(str(message).split())
-    print(f"error: {line}", file=sys.stderr, flush=True)
+    print(
+        f"{_program}: error: {line}" if _program else f"error: {line}", file=sys.stderr, flush=True
+    )
     sys.exit(USER_ERROR_EXIT)
 
 
@@ -57,7 +72,68 @@ def run_cli(fn, *args, **kwargs):
 HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
 
 
-def run_absl(main, argv: list[str], doc: str) -> None:
+def _print_help(doc: str, defined, more: tuple[str, ...] = ()) -> None:
+    """The entry module's docstring and its flags (and `more` lines), on stdout; then exit 0."""
+    print(doc.strip() + "\n\nflags:" + ("" if defined or more else " none"))
+    for flag in defined:
+        print(f"  --{flag.name}: {flag.help} (default: {flag.default_as_str})")
+    for line in more:
+        print(f"  {line}")
+    sys.exit(0)
+
+
+def parse_flags(program: str, doc: str, define, args: list[str] | None = None):
+    """(flag values, positional arguments) of `args` (default: sys.argv[1:]) for the flags
+    `define(flag_values)` declares.
+
+    The flags live in a FlagValues of their own, not absl's global FLAGS: a `main` can then run
+    twice in one process (the demo calls the exporter's, tests call them in turn). A bad flag or
+    value is one line under `program` and exit 2; `--help` prints `doc` and the flags, exit 0.
+    Nothing heavy is imported here, so a bad flag is answered before TensorFlow loads."""
+    from absl import flags
+
+    set_program(program)
+    args = list(sys.argv[1:] if args is None else args)
+    values = flags.FlagValues()
+    define(values)
+    if any(a in HELP_FLAGS for a in args):
+        _print_help(doc, sorted({values[name] for name in values}, key=lambda f: f.name))
+    try:
+        rest = values([program, *args])
+    except flags.Error as e:  # a bad flag or flag value
+        fail(f"{e}; see --help.")
+    return values, rest[1:]
+
+
+def define_options(values, options_class) -> None:
+    """One flag per field of a dataclass of options, with the field's name, type and default;
+    its help and choices come from the field's metadata (`help`, `choices`)."""
+    from absl import flags
+
+    for field in dataclasses.fields(options_class):
+        kind, help = str(field.type), field.metadata.get("help") or field.name
+        choices = field.metadata.get("choices") or ()
+        where = {"flag_values": values}
+        if choices and kind == "str":
+            flags.DEFINE_enum(field.name, field.default, list(choices), help, **where)
+        elif kind == "bool":
+            flags.DEFINE_boolean(field.name, field.default, help, **where)
+        elif kind.startswith("int"):
+            bounds = dict(lower_bound=min(choices), upper_bound=max(choices)) if choices else {}
+            flags.DEFINE_integer(field.name, field.default, help, **bounds, **where)
+        elif kind.startswith("float"):
+            flags.DEFINE_float(field.name, field.default, help, **where)
+        else:
+            flags.DEFINE_string(field.name, field.default, help, **where)
+
+
+def options_from(values, options_class, **given):
+    """An `options_class` holding the parsed flags `define_options` declared (and `given`)."""
+    names = [f.name for f in dataclasses.fields(options_class) if f.name not in given]
+    return options_class(**{name: values[name].value for name in names}, **given)
+
+
+def run_absl(main, argv: list[str], doc: str, program: str) -> None:
     """`absl.app.run(main, argv)` for a console script, with one-line errors for bad flags.
 
     `--help` prints the entry module's docstring, every flag the module defined and
@@ -66,15 +142,17 @@ def run_absl(main, argv: list[str], doc: str) -> None:
     level `--verbosity` sets (keras_resnet.cli.startup)."""
     from absl import app, flags
 
+    set_program(program)
     flags.FLAGS.set_default("verbosity", 0)  # info: progress lines show unless asked not to
     if any(a in HELP_FLAGS for a in argv[1:]):
-        print(doc.strip() + "\n\nflags:")
-        for module, defined in sorted(flags.FLAGS.flags_by_module_dict().items()):
-            if module.startswith(("keras_resnet", "ml_collections")) or module == argv[0]:
-                for flag in defined:
-                    print(f"  --{flag.name}: {flag.help} (default: {flag.default_as_str})")
-        print("  --verbosity: log level: -1 warnings only, 0 info, 1 debug (default: 0)")
-        sys.exit(0)
+        defined = [
+            flag
+            for module, flags_of in sorted(flags.FLAGS.flags_by_module_dict().items())
+            if module.startswith(("keras_resnet", "ml_collections")) or module == argv[0]
+            for flag in flags_of
+        ]
+        verbosity = "--verbosity: log level: -1 warnings only, 0 info, 1 debug (default: 0)"
+        _print_help(doc, defined, (verbosity,))
 
     def parse(args):
         try:

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         result = common.run_cli(evaluate.evaluate, workdir.value, mode.value, checkpoint.value)
         print(evaluate.result_line(result), flush=True)  # stdout: the result, and only it
 
-    common.run_absl(run, list(sys.argv if argv is None else argv), __doc__)
+    common.run_absl(run, list(sys.argv if argv is None else argv), __doc__, "keras-resnet-eval")
 
 
 if __name__ == "__main__":

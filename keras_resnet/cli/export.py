@@ -9,59 +9,74 @@ The layout written and the signatures are described in keras_resnet.export.saved
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from keras_resnet.cli import startup
+from keras_resnet.cli import common, startup
+
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="keras-resnet-export", description=__doc__.split("\n")[0])
-    parser.add_argument("source", help="training workdir or .keras file")
-    parser.add_argument("--export_dir", required=True, help="base path, e.g. models/resnet20")
-    parser.add_argument("--version", type=int, default=None, help="default: next integer")
-    parser.add_argument("--model_name", default=None, help="default: basename of export_dir")
-    parser.add_argument("--scale", default=None, help="pixel scale, e.g. 1/255 (default)")
-    parser.add_argument("--mean", default=None, help=".npy (3,) or (H,W,3), or R,G,B")
-    parser.add_argument("--std", default=None, help="per-channel std, R,G,B or .npy")
-    parser.add_argument("--labels", default=None, help="file with one class name per line")
-    parser.add_argument("--image_size", type=int, default=None, help="for variable-size models")
-    parser.add_argument("--crop_fraction", type=float, default=None, help="centre crop; 1.0 = none")
-    parser.add_argument(
-        "--precision",
-        default="float32",
-        choices=["float32", "bfloat16", "float16"],
-        help="compute precision of the exported graph (inputs and outputs stay float32); "
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("export_dir", None, "base path, e.g. models/resnet20 (required)", **where)
+    flags.DEFINE_integer("version", None, "default: next integer", **where)
+    flags.DEFINE_string("model_name", None, "default: basename of export_dir", **where)
+    flags.DEFINE_string("scale", None, "pixel scale, e.g. 1/255 (default)", **where)
+    flags.DEFINE_string("mean", None, ".npy (3,) or (H,W,3), or R,G,B", **where)
+    flags.DEFINE_string("std", None, "per-channel std, R,G,B or .npy", **where)
+    flags.DEFINE_string("labels", None, "file with one class name per line", **where)
+    flags.DEFINE_integer("image_size", None, "for variable-size models", **where)
+    flags.DEFINE_float("crop_fraction", None, "centre crop; 1.0 = none", **where)
+    flags.DEFINE_enum(
+        "precision",
+        "float32",
+        list(PRECISIONS),
+        "compute precision of the exported graph (inputs and outputs stay float32); "
         "bfloat16 gains on AVX512-BF16/AMX CPUs and Ampere+ GPUs, float16 on GPUs",
+        **where,
     )
-    parser.add_argument(
-        "--weights_as_constants",
-        action="store_true",
-        help="store the weights as graph constants: oneDNN then keeps its reordered filters "
+    flags.DEFINE_boolean(
+        "weights_as_constants",
+        False,
+        "store the weights as graph constants: oneDNN then keeps its reordered filters "
         "(faster small batches on CPUs, most in bfloat16); see README 'The served model'",
+        **where,
     )
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    values, rest = common.parse_flags("keras-resnet-export", __doc__, _define, argv)
+    if len(rest) != 1:
+        common.fail(f"give one SOURCE (a training workdir or .keras file), got {rest}.")
+    if not values["export_dir"].value:
+        common.fail("--export_dir is required, e.g. --export_dir=models/resnet20.")
+    source, flag = rest[0], {name: values[name].value for name in values}
     startup.quiet_tensorflow()
     startup.use_absl_logging(verbosity=0)
     from keras_resnet.export import savedmodel
 
     try:
-        model, pre = savedmodel.load_source(args.source, args)
+        model, pre = savedmodel.load_source(
+            source,
+            **{k: flag[k] for k in ("scale", "mean", "std", "labels", "image_size")},
+            crop_fraction=flag["crop_fraction"],
+        )
         path = savedmodel.export_model(
             model,
-            args.export_dir,
+            flag["export_dir"],
             pre,
-            version=args.version,
-            model_name=args.model_name,
-            source=os.path.abspath(args.source),
-            precision=args.precision,
-            weights_as_constants=args.weights_as_constants,
+            version=flag["version"],
+            model_name=flag["model_name"],
+            source=os.path.abspath(source),
+            precision=flag["precision"],
+            weights_as_constants=flag["weights_as_constants"],
         )
     except (OSError, ValueError) as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 2
-    print(f"Exported {args.source} -> {path}")
+        common.fail(str(e))
+    print(f"Exported {source} -> {path}")
     print(
         f"Serve it:  keras-resnet-serve --model_config_file={os.path.dirname(path)}/models.config"
     )

@@ -5,16 +5,16 @@ keras-resnet-models
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from keras_resnet.cli import common
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="keras-resnet-models", description=__doc__.splitlines()[0]
-    )
-    parser.parse_args(argv)
+    _, rest = common.parse_flags("keras-resnet-models", __doc__, lambda values: None, argv)
+    if rest:
+        common.fail(f"unexpected arguments {rest}; it takes none.")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_resnet.models import table
 

@@ -80,6 +80,7 @@ def _train(values):
 
 
 def main(argv: list[str] | None = None) -> None:
+    common.set_program("keras-resnet-train")
     common.exit_on_signals()  # one line, not a traceback, for a Ctrl-C during the imports
     startup.quiet_tensorflow()  # before anything imports TensorFlow: keeps user errors one line
     argv = common.run_cli(_with_recipe, list(sys.argv if argv is None else argv))
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         common.run_cli(_train, values)
 
-    common.run_absl(run, argv, __doc__)
+    common.run_absl(run, argv, __doc__, "keras-resnet-train")
 
 
 if __name__ == "__main__":

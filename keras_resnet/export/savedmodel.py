@@ -188,8 +188,20 @@ def export_model(
     return final
 
 
-def load_source(source: str, args) -> tuple:
-    """(keras model, Preprocessing) from a workdir or a `.keras` file plus the flags."""
+def load_source(
+    source: str,
+    *,
+    scale: str | None = None,
+    mean: str | None = None,
+    std: str | None = None,
+    labels: str | None = None,
+    image_size: int | None = None,
+    crop_fraction: float | None = None,
+) -> tuple:
+    """(keras model, Preprocessing) from a workdir or a `.keras` file. The keyword arguments
+    override what the workdir recorded: `scale` as text ("1/255"), `mean` and `std` as R,G,B
+    or a .npy file, `labels` a file of one class name per line, `image_size` for models of
+    variable input size, `crop_fraction` the centre crop (1.0 = none)."""
     import keras
 
     from keras_resnet.models import preprocess_layer
@@ -214,21 +226,21 @@ def load_source(source: str, args) -> tuple:
     if preprocess_layer.takes_raw_pixels(model):
         # Converted weights carry their normalisation in the model: raw 0-255 pixels go in.
         fields.update(scale=1.0, mean=None, std=None)
-    # Flags override what the workdir recorded.
-    if args.scale is not None:
-        fields["scale"] = parse_scale(args.scale)
-    if args.mean:
-        fields["mean"] = load_mean(args.mean)
-    if args.std:
-        fields["std"] = load_mean(args.std)
-    if args.labels:
-        fields["labels"] = load_labels(args.labels)
+    # The arguments override what the workdir recorded.
+    if scale is not None:
+        fields["scale"] = parse_scale(scale)
+    if mean:
+        fields["mean"] = load_mean(mean)
+    if std:
+        fields["std"] = load_mean(std)
+    if labels:
+        fields["labels"] = load_labels(labels)
     _, height, width, channels = model.input_shape
-    if args.image_size:
-        height = width = args.image_size
+    if image_size:
+        height = width = image_size
     if height is None or width is None or channels != 3:
         raise ValueError(f"Model input {model.input_shape} needs 3 channels and --image_size.")
-    crop = args.crop_fraction
+    crop = crop_fraction
     if crop is None:
         crop = 0.875 if height >= 128 else 1.0  # ImageNet-size nets: resize 256, crop 224.
     else:

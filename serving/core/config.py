@@ -18,6 +18,7 @@ import os
 import re
 
 from . import protos
+from .options import ServerOptions
 
 DEFAULT_METRICS_PATH = "/monitoring/prometheus/metrics"
 # Each batch thread is a Python thread here; a typo of a few extra digits must not start a
@@ -194,14 +195,14 @@ def read_monitoring_config(path: str | None) -> str | None:
     return metrics_path
 
 
-def models_from_flags(args) -> list[ModelConfig]:
-    """The models a command line asks for, as tensorflow_model_server reads its flags."""
-    if args.model_config_file:
-        if args.model_base_path:
+def requested_models(options: ServerOptions) -> list[ModelConfig]:
+    """The models the options ask for, as tensorflow_model_server reads the same flags."""
+    if options.model_config_file:
+        if options.model_base_path:
             raise ValueError("Use either --model_config_file or --model_base_path, not both.")
-        models = read_model_config_file(args.model_config_file)
-    elif args.model_base_path:
-        models = [ModelConfig(name=args.model_name, base_path=args.model_base_path)]
+        models = read_model_config_file(options.model_config_file)
+    elif options.model_base_path:
+        models = [ModelConfig(name=options.model_name, base_path=options.model_base_path)]
     else:
         raise ValueError("Give --model_base_path (with --model_name) or --model_config_file.")
     for m in models:

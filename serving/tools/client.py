@@ -1,6 +1,6 @@
 """Classify images against TF Serving (or the embedded server) over REST or gRPC.
 
-    python -m keras_resnet.serving.tools.client IMAGE... --model=NAME [--rest=localhost:8501 | --grpc=localhost:8500]
+    keras-resnet-predict IMAGE... --model=NAME [--rest=localhost:8501 | --grpc=localhost:8500]
         [--top_k=5] [--version=N | --label=L] [--timeout=30]
 
 Sends the encoded JPEG/PNG bytes to the `serving_default` signature and prints the top-k classes
@@ -9,7 +9,6 @@ with their probabilities. The gRPC path uses the official tensorflow-serving-api
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import sys
@@ -122,35 +121,51 @@ def top_k(result: dict, k: int) -> list[list[tuple[str, float]]]:
     return rows
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.client", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("images", nargs="+", help="JPEG or PNG files")
-    p.add_argument("--model", required=True)
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--rest", default=None, help="host:port of the REST API (default)")
-    where.add_argument("--grpc", default=None, help="host:port of the gRPC API")
-    p.add_argument("--top_k", type=int, default=5)
-    pick = p.add_mutually_exclusive_group()
-    pick.add_argument("--version", type=int, default=None)
-    pick.add_argument("--label", default=None)
-    p.add_argument("--timeout", type=float, default=30.0)
-    args = p.parse_args(argv)
-    try:
-        images = []
-        for path in args.images:
+PROGRAM = "keras-resnet-predict"
+
+
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("model", None, "the model's name on the server (required)", **where)
+    flags.DEFINE_string("rest", None, "host:port of the REST API (default localhost:8501)", **where)
+    flags.DEFINE_string("grpc", None, "host:port of the gRPC API, instead of --rest", **where)
+    flags.DEFINE_integer("top_k", 5, "classes printed per image", lower_bound=1, **where)
+    flags.DEFINE_integer("version", None, "a version number, instead of the latest", **where)
+    flags.DEFINE_string("label", None, "a version label, instead of --version", **where)
+    flags.DEFINE_float("timeout", 30.0, "seconds per request", **where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keras_resnet.cli import common
+
+    values, paths = common.parse_flags(PROGRAM, __doc__, _define, argv)
+    flag = {name: values[name].value for name in values}
+    if not paths:
+        common.fail("give one or more JPEG or PNG files to classify.")
+    if not flag["model"]:
+        common.fail("--model is required: the name the server serves the model under.")
+    for one, other in (("rest", "grpc"), ("version", "label")):
+        if flag[one] is not None and flag[other] is not None:
+            common.fail(f"give --{one} or --{other}, not both.")
+    images = []
+    for path in paths:
+        try:
             with open(path, "rb") as f:
                 images.append(f.read())
-        kwargs = dict(version=args.version, label=args.label, timeout=args.timeout)
-        if args.grpc:
-            result = predict_grpc(args.grpc, args.model, images, **kwargs)
+        except OSError as e:
+            common.fail(f"cannot read {path}: {e.strerror}.")
+    try:
+        kwargs = dict(version=flag["version"], label=flag["label"], timeout=flag["timeout"])
+        if flag["grpc"]:
+            result = predict_grpc(flag["grpc"], flag["model"], images, **kwargs)
         else:
-            result = predict_rest(args.rest or "localhost:8501", args.model, images, **kwargs)
-    except (OSError, RuntimeError) as e:
-        print(f"keras_resnet.serving.tools.client: error: {e}", file=sys.stderr)
+            result = predict_rest(flag["rest"] or "localhost:8501", flag["model"], images, **kwargs)
+    except (OSError, RuntimeError) as e:  # the server's answer, not the command line: exit 1
+        print(f"{PROGRAM}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
-    for path, ranked in zip(args.images, top_k(result, args.top_k)):
+    for path, ranked in zip(paths, top_k(result, flag["top_k"])):
         print(path)
         for label, prob in ranked:
             print(f"  {prob:8.4f}  {label}")

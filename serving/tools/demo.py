@@ -1,6 +1,6 @@
 """`make demo`: the whole path offline, in a few minutes on 2 CPU cores.
 
-    python -m keras_resnet.serving.tools.demo [--workdir=runs/demo-digits] [--export_dir=models/digits]
+    keras-resnet-demo [--workdir=runs/demo-digits] [--export_dir=models/digits]
         [--epochs=8] [--images=32] [--trainer=auto|keras_resnet|builtin]
 
 1. Train resnet8 on scikit-learn's bundled `digits` (32x32 RGB, as keras_resnet.data makes them).
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -89,45 +88,60 @@ def train(workdir: str, epochs: int, trainer: str) -> str:
     return trainer
 
 
-def run(args) -> int:
+def run(
+    workdir: str = "runs/demo-digits",
+    export_dir: str = "models/digits",
+    epochs: int = 8,
+    images: int = 32,
+    trainer: str = "auto",
+) -> int:
+    """Trains (`trainer`: auto, keras_resnet or builtin) for `epochs`, exports, serves, and checks
+    `images` test digits over REST and gRPC; 0 when both match in-process predictions."""
     import keras
     import tensorflow as tf
 
-    from keras_resnet.cli import export as export_cli
+    from keras_resnet.export import savedmodel
 
-    from ..core.server import ModelServer, build_parser
+    from ..core.options import ServerOptions
+    from ..core.server import ModelServer
     from . import client
     from .testing import free_port
 
     start = time.time()
-    print(f"[1/5] training resnet8 on digits in {args.workdir} ...", flush=True)
-    used = train(args.workdir, args.epochs, args.trainer)
+    print(f"[1/5] training resnet8 on digits in {workdir} ...", flush=True)
+    used = train(workdir, epochs, trainer)
     print(f"      trainer: {used} ({time.time() - start:.0f} s)")
 
-    print(f"[2/5] exporting to {args.export_dir} ...", flush=True)
+    print(f"[2/5] exporting to {export_dir} ...", flush=True)
     # The workdir's config.json names the dataset, so the labels "0".."9" come with it.
-    if export_cli.main([args.workdir, f"--export_dir={args.export_dir}"]):
-        return 1
+    model, pre = savedmodel.load_source(workdir)
+    path = savedmodel.export_model(model, export_dir, pre, source=os.path.abspath(workdir))
+    print(f"      exported {path}")
 
     print("[3/5] starting the embedded server ...", flush=True)
-    name = os.path.basename(os.path.abspath(args.export_dir))
-    flags = [f"--port={free_port()}", f"--rest_api_port={free_port()}", f"--model_name={name}"]
-    flags += [f"--model_base_path={os.path.abspath(args.export_dir)}", "--enable_batching"]
-    server = ModelServer(build_parser().parse_args(flags))
+    name = os.path.basename(os.path.abspath(export_dir))
+    options = ServerOptions(
+        port=free_port(),
+        rest_api_port=free_port(),
+        model_name=name,
+        model_base_path=os.path.abspath(export_dir),
+        enable_batching=True,
+    )
+    server = ModelServer(options)
     server.start()
     try:
-        print(f"[4/5] predicting {args.images} test digits over REST and gRPC ...", flush=True)
+        print(f"[4/5] predicting {images} test digits over REST and gRPC ...", flush=True)
         _, _, x_te, y_te = digits_split()
-        x, y = x_te[: args.images], y_te[: args.images]
-        images = [tf.io.encode_png(im).numpy() for im in x]
-        rest = client.predict_rest(f"127.0.0.1:{server.rest_port}", name, images)
-        grpc_result = client.predict_grpc(f"127.0.0.1:{server.grpc_port}", name, images)
+        x, y = x_te[:images], y_te[:images]
+        pngs = [tf.io.encode_png(im).numpy() for im in x]
+        rest = client.predict_rest(f"127.0.0.1:{server.rest_port}", name, pngs)
+        grpc_result = client.predict_grpc(f"127.0.0.1:{server.grpc_port}", name, pngs)
     finally:
         print("[5/5] shutting down ...", flush=True)
         server.stop()
 
-    model = keras.models.load_model(os.path.join(args.workdir, "model.keras"), safe_mode=True)
-    mean = np.load(os.path.join(args.workdir, "mean.npy"), allow_pickle=False)
+    model = keras.models.load_model(os.path.join(workdir, "model.keras"), safe_mode=True)
+    mean = np.load(os.path.join(workdir, "mean.npy"), allow_pickle=False)
     local = tf.nn.softmax(model.predict(x / 255.0 - mean, verbose=0)).numpy()
     rest_diff = np.abs(rest["probabilities"] - local).max()
     grpc_diff = np.abs(grpc_result["probabilities"] - local).max()
@@ -146,16 +160,28 @@ def run(args) -> int:
     return 0 if ok else 1
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.demo", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--workdir", default="runs/demo-digits")
-    p.add_argument("--export_dir", default="models/digits")
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--images", type=int, default=32)
-    p.add_argument("--trainer", choices=["auto", "keras_resnet", "builtin"], default="auto")
-    return run(p.parse_args(argv))
+TRAINERS = ("auto", "keras_resnet", "builtin")
+
+
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("workdir", "runs/demo-digits", "training workdir (reused)", **where)
+    flags.DEFINE_string("export_dir", "models/digits", "where the model is exported", **where)
+    flags.DEFINE_integer("epochs", 8, "training epochs", lower_bound=1, **where)
+    flags.DEFINE_integer("images", 32, "test digits sent to the server", lower_bound=1, **where)
+    flags.DEFINE_enum("trainer", "auto", list(TRAINERS), "which training loop", **where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keras_resnet.cli import common
+
+    values, rest = common.parse_flags("keras-resnet-demo", __doc__, _define, argv)
+    if rest:
+        common.fail(f"unexpected arguments {rest}; every setting is a --flag=value.")
+    names = ("workdir", "export_dir", "epochs", "images", "trainer")
+    return run(**{name: values[name].value for name in names})
 
 
 if __name__ == "__main__":

@@ -1,17 +1,17 @@
 """`make bench-serving`: in-process vs REST vs gRPC throughput and latency (a benchmark, not a test).
 
-    python -m keras_resnet.serving.tools.serving_bench [--model=resnet50] [--concurrency=1,8,32] [--seconds=10] [--quick]
+    python -m keras_resnet.serving.tools.serving_bench [--model=resnet50] [--concurrency=1,8,32]
+        [--seconds=10] [--quick]
 
 Every request classifies one 224x224 JPEG through `serving_default` (decode, resize, normalise
 and the network, all in the graph). "in-process" calls the loaded SavedModel from client threads
-with no network; REST and gRPC go to `python -m keras_resnet.serving.core.server` in a separate process, so client
+with no network; REST and gRPC go to the embedded server (`keras-resnet-serve --backend=embedded`) in a separate process, so client
 and server do not share a GIL. Each path runs without and with server-side batching (the
 export's batching_parameters.txt). The model has random weights: speed does not depend on them.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import json
@@ -23,8 +23,11 @@ import time
 
 import numpy as np
 
-from ..core.server import SERVER_MODULE
+from ..core.options import ServerOptions
+from .launch import embedded_command
 from .testing import free_port
+
+PROGRAM = "keras_resnet.serving.tools.serving_bench"
 
 
 def export_once(model_name: str, export_dir: str) -> str:
@@ -104,21 +107,23 @@ def in_process_call(export_dir: str, image: bytes, batching: bool):
 
 
 class ServerProcess:
-    """`python -m keras_resnet.serving.core.server` on free ports, as a context manager."""
+    """The embedded server in a process of its own on free ports, as a context manager."""
 
     def __init__(self, export_dir: str, batching: bool):
         self.grpc_port, self.rest_port = free_port(), free_port()
-        flags = [f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}"]
-        flags += ["--model_name=bench", f"--model_base_path={os.path.abspath(export_dir)}"]
-        if batching:
-            flags += [
-                "--enable_batching",
-                f"--batching_parameters_file={export_dir}/batching_parameters.txt",
-            ]
+        options = ServerOptions(
+            port=self.grpc_port,
+            rest_api_port=self.rest_port,
+            model_name="bench",
+            model_base_path=os.path.abspath(export_dir),
+            enable_batching=batching,
+            batching_parameters_file=f"{export_dir}/batching_parameters.txt" if batching else "",
+        )
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", SERVER_MODULE, *flags],
+            embedded_command(options),
             env=env,
+            stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
 
@@ -126,7 +131,7 @@ class ServerProcess:
         deadline = time.time() + 300
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("keras_resnet.serving.core.server exited during start-up")
+                raise RuntimeError("the embedded server exited during start-up")
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=2)
                 conn.request("GET", "/v1/models/bench")
@@ -134,7 +139,7 @@ class ServerProcess:
                     return self
             except OSError:
                 time.sleep(0.5)
-        raise RuntimeError("keras_resnet.serving.core.server did not start within 300 s")
+        raise RuntimeError("the embedded server did not start within 300 s")
 
     def __exit__(self, *exc):
         self.proc.terminate()
@@ -164,8 +169,15 @@ def grpc_call(port: int, image: bytes):
     return lambda: client.predict_grpc(channel, "bench", [image], timeout=120)
 
 
-def run(args) -> list[dict]:
-    export_dir = export_once(args.model, os.path.join(args.workdir, args.model))
+def run(
+    model: str = "resnet50",
+    concurrency: tuple[int, ...] = (1, 8, 32),
+    seconds: float = 10.0,
+    workdir: str = "runs/bench-serving",
+) -> list[dict]:
+    """One row per path (in-process, REST, gRPC), batching off and on, and concurrency: each
+    cell `seconds` long, against a randomly initialised `model` exported under `workdir`."""
+    export_dir = export_once(model, os.path.join(workdir, model))
     image = jpeg()
     rows = []
 
@@ -181,14 +193,14 @@ def run(args) -> list[dict]:
 
     for batching in (False, True):
         call, close = in_process_call(export_dir, image, batching)
-        for c in args.concurrency:
-            record("in-process", batching, c, measure(call, c, args.seconds))
+        for c in concurrency:
+            record("in-process", batching, c, measure(call, c, seconds))
         close()
         with ServerProcess(export_dir, batching) as server:
             for path, make in (("REST", rest_call), ("gRPC", grpc_call)):
                 call = make(server.rest_port if path == "REST" else server.grpc_port, image)
-                for c in args.concurrency:
-                    record(path, batching, c, measure(call, c, args.seconds))
+                for c in concurrency:
+                    record(path, batching, c, measure(call, c, seconds))
     return rows
 
 
@@ -205,19 +217,30 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="resnet50")
-    p.add_argument("--concurrency", default="1,8,32")
-    p.add_argument("--seconds", type=float, default=10.0, help="timed window per cell")
-    p.add_argument("--quick", action="store_true", help="3 s per cell")
-    p.add_argument("--workdir", default="runs/bench-serving")
-    p.add_argument("--json", default=None, help="also write the rows here")
-    args = p.parse_args(argv)
-    args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    if args.quick:
-        args.seconds = 3.0
-    rows = run(args)
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("model", "resnet50", "a registered model name", **where)
+    flags.DEFINE_list("concurrency", ["1", "8", "32"], "client threads, one cell each", **where)
+    flags.DEFINE_float("seconds", 10.0, "timed window per cell", lower_bound=0, **where)
+    flags.DEFINE_boolean("quick", False, "3 s per cell", **where)
+    flags.DEFINE_string("workdir", "runs/bench-serving", "where the export is kept", **where)
+    flags.DEFINE_string("json", None, "also write the rows here", **where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keras_resnet.cli import common
+
+    values, rest = common.parse_flags(PROGRAM, __doc__, _define, argv)
+    if rest:
+        common.fail(f"unexpected arguments {rest}; every setting is a --flag=value.")
+    try:
+        concurrency = tuple(int(c) for c in values["concurrency"].value)
+    except ValueError:
+        common.fail(f"--concurrency takes integers, got {','.join(values['concurrency'].value)}.")
+    seconds = 3.0 if values["quick"].value else values["seconds"].value
+    rows = run(values["model"].value, concurrency, seconds, values["workdir"].value)
     print()
     print(markdown(rows))
     base = {
@@ -235,8 +258,8 @@ def main(argv=None) -> int:
             f"\ngRPC+batching at c=8: {grpc8[0] / base[False]:.2f}x in-process without batching, "
             f"{grpc8[0] / base[True]:.2f}x in-process with batching (target >= 0.8x)"
         )
-    if args.json:
-        with open(args.json, "w") as f:
+    if values["json"].value:
+        with open(values["json"].value, "w") as f:
             json.dump(rows, f, indent=2)
     return 0
 

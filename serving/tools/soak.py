@@ -10,7 +10,6 @@ at someone else's server by mistake. Even-numbered requests go over REST, odd on
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import json
@@ -126,34 +125,50 @@ class Soak:
         }
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.soak", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--rest", default="127.0.0.1:8501")
-    p.add_argument("--grpc", default="127.0.0.1:8500")
-    p.add_argument("--model", required=True)
-    p.add_argument("--image", required=True, help="a JPEG or PNG the model accepts")
-    p.add_argument("--pid", type=int, default=None, help="server process, to sample its RSS")
-    p.add_argument("--requests", type=int, default=4000)
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--max_seconds", type=float, default=600)
-    p.add_argument("--out", default="", help="also write the report here as JSON")
-    args = p.parse_args(argv)
-    with open(args.image, "rb") as f:
-        image = f.read()
+PROGRAM = "keras_resnet.serving.tools.soak"
+
+
+def _define(values) -> None:
+    from absl import flags
+
+    where = {"flag_values": values}
+    flags.DEFINE_string("rest", "127.0.0.1:8501", "the server's REST address", **where)
+    flags.DEFINE_string("grpc", "127.0.0.1:8500", "the server's gRPC address", **where)
+    flags.DEFINE_string("model", None, "the model's name on the server (required)", **where)
+    flags.DEFINE_string("image", None, "a JPEG or PNG the model accepts (required)", **where)
+    flags.DEFINE_integer("pid", None, "server process, to sample its RSS", **where)
+    flags.DEFINE_integer("requests", 4000, "predicts to send", lower_bound=1, **where)
+    flags.DEFINE_integer("concurrency", 32, "requests in flight", lower_bound=1, **where)
+    flags.DEFINE_float("max_seconds", 600, "stop after this long", **where)
+    flags.DEFINE_string("out", "", "also write the report here as JSON", **where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keras_resnet.cli import common
+
+    values, rest = common.parse_flags(PROGRAM, __doc__, _define, argv)
+    flag = {name: values[name].value for name in values}
+    if rest:
+        common.fail(f"unexpected arguments {rest}; every setting is a --flag=value.")
+    for name in ("model", "image"):
+        if not flag[name]:
+            common.fail(f"--{name} is required; see --help.")
     try:
-        soak = Soak(args.rest, args.grpc, args.model, image, args.pid)
+        with open(flag["image"], "rb") as f:
+            image = f.read()
+    except OSError as e:
+        common.fail(f"cannot read --image={flag['image']}: {e.strerror}.")
+    try:
+        soak = Soak(flag["rest"], flag["grpc"], flag["model"], image, flag["pid"])
     except (ValueError, RuntimeError) as e:
-        print(f"keras_resnet.serving.tools.soak: error: {e}", file=sys.stderr)
-        return 2
-    result = soak.run(args.requests, args.concurrency, args.max_seconds)
+        common.fail(str(e))
+    result = soak.run(flag["requests"], flag["concurrency"], flag["max_seconds"])
     text = json.dumps(result, indent=2)
     print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
+    if flag["out"]:
+        with open(flag["out"], "w", encoding="utf-8") as f:
             f.write(text + "\n")
-    return 0 if result["failures"] == 0 and result["requests_done"] == args.requests else 1
+    return 0 if result["failures"] == 0 and result["requests_done"] == flag["requests"] else 1
 
 
 if __name__ == "__main__":

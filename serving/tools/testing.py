@@ -16,6 +16,8 @@ import keras_resnet
 from keras_resnet.export import export_model
 from keras_resnet.export.served_inputs import Preprocessing
 
+from ..core.options import ServerOptions
+
 SIZE = 16
 LABELS = ["cat", "dog", "bird"]
 
@@ -65,22 +67,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_flags(export_dir, *extra: str) -> list[str]:
-    return [
-        f"--port={free_port()}",
-        f"--rest_api_port={free_port()}",
-        "--model_name=tiny",
-        f"--model_base_path={export_dir}",
-        *extra,
-    ]
+def server_options(export_dir=None, **changes) -> ServerOptions:
+    """Options for a server on free ports serving the tiny model in `export_dir` (or what
+    `changes` name, e.g. model_config_file=), with `changes` made."""
+    model = dict(model_name="tiny", model_base_path=str(export_dir)) if export_dir else {}
+    return ServerOptions(**{"port": free_port(), "rest_api_port": free_port(), **model, **changes})
 
 
 @contextlib.contextmanager
-def running_server(flags: list[str]):
+def running_server(options: ServerOptions):
     """An in-process ModelServer, stopped (gracefully) on exit."""
-    from ..core.server import ModelServer, build_parser
+    from ..core.server import ModelServer
 
-    server = ModelServer(build_parser().parse_args(flags))
+    server = ModelServer(options)
     server.start()
     try:
         yield server
