@@ -1,6 +1,7 @@
 """`keras-resnet-models` (`make models`): the table of every registered model.
 
 keras-resnet-models
+keras-resnet-models --weights    # the registered pretrained weights (docs/weights.md)
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="keras-resnet-models", description=__doc__.splitlines()[0]
     )
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--weights", action="store_true", help="list the registered pretrained weights instead"
+    )
+    args = parser.parse_args(argv)
+    if args.weights:
+        from keras_resnet.hub import catalog
+
+        print(catalog.format_table())
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_resnet.models import table
 

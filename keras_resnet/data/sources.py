@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_resnet.data import downloads
 from keras_resnet.errors import UserError
+from keras_resnet.hub import network
 from keras_resnet.imaging import views
 from keras_resnet.imaging.classes import dataset_class_names
 
@@ -73,6 +74,8 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
         manual_dir = manual_dir or os.path.join(builder.data_dir_root, "downloads", "manual")
+        if name != "imagenet2012":  # imagenet2012 reads its manual_dir, no network
+            _check_network(name, builder)
         try:
             builder.download_and_prepare(
                 download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
@@ -115,6 +118,26 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
         class_names=dataset_class_names(name, builder.info.features["label"].names),
         shuffled_train=shuffled_train if style == IMAGENET else None,
     )
+
+
+def _check_network(name: str, builder) -> None:
+    """Fails at once, in one line, where TFDS would spend minutes in its download retries:
+    with KERAS_RESNET_OFFLINE=1 set, or when the dataset's host does not answer."""
+    advice = (
+        "Prepare it with TFDS on a machine that has a connection and pass that data_dir as "
+        "--config.data.data_dir, or use DATASET=digits (offline)."
+    )
+    if network.offline():
+        raise DatasetUnavailable(
+            f"{name!r} is not prepared in {builder.data_dir_root} and {network.OFFLINE_ENV}=1 "
+            f"forbids downloading it. {advice}"
+        )
+    urls = sorted(getattr(builder, "url_infos", None) or {})
+    if urls and not network.reachable(urls[0]):
+        raise DatasetUnavailable(
+            f"cannot download {name!r}: {urls[0]} does not answer (no internet connection?). "
+            f"{advice}"
+        )
 
 
 def _digits() -> Source:

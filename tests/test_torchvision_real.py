@@ -1,0 +1,68 @@
+"""The converter against real torchvision (issue 21, item 6): torchvision 0.28's own
+resnet18..152, with random weights and random BN statistics, converted: every state-dict key
+is used with its shape, and the eval-mode logits agree to 1e-4. Basic-block resnet18 and
+bottleneck resnet50 run by default, the other depths with -m slow."""
+
+import numpy as np
+import pytest
+
+import keras_resnet
+from keras_resnet.models.torchvision_weights import load_torchvision
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+SIZE = 64
+
+
+def _torchvision_net(name):
+    torch.manual_seed(0)
+    net = getattr(torchvision.models, name)(weights=None)
+    with torch.no_grad():  # BN's statistics and affine terms away from their identity init
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.0)
+                m.bias.uniform_(-0.1, 0.1)
+    return net.eval()
+
+
+def _check(name):
+    net = _torchvision_net(name)
+    state = net.state_dict()
+    model = keras_resnet.create_model(name, variant="v1.5", input_shape=(SIZE, SIZE, 3))
+    # Keys and shapes: the converter takes every key (strict) and each fills a weight of the
+    # same number of elements in Keras' layout.
+    keras_sizes = sorted(int(np.prod(w.shape)) for w in model.weights if "preprocess" not in w.path)
+    torch_sizes = sorted(
+        v.numel() for k, v in state.items() if not k.endswith("num_batches_tracked")
+    )
+    assert keras_sizes == torch_sizes
+    load_torchvision(model, state, strict=True)
+    x = np.random.default_rng(0).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+    with torch.no_grad():
+        normalised = keras_resnet.preprocess_input(x, mode="torch").transpose(0, 3, 1, 2)
+        expected = net(torch.from_numpy(np.ascontiguousarray(normalised))).numpy()
+    got = model.predict(x, verbose=0)
+    assert np.std(expected) > 1e-2  # a non-degenerate reference
+    np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_real_torchvision(name):
+    _check(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet34", "resnet101", "resnet152"])
+def test_real_torchvision_deep(name):
+    _check(name)
+
+
+def test_wrong_layout_and_depth_refused():
+    state = _torchvision_net("resnet18").state_dict()
+    with pytest.raises(KeyError, match="no key|not used"):  # resnet18 keys, resnet34
+        load_torchvision(keras_resnet.create_model("resnet34", variant="v1.5"), state)
+    state50 = _torchvision_net("resnet50").state_dict()
+    with pytest.raises(ValueError, match="variant='v1.5'"):
+        load_torchvision(keras_resnet.create_model("resnet50"), state50)
