@@ -46,8 +46,8 @@ def pretrained(tmp_path_factory):
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             rng = np.random.default_rng(len(layer.name))
-            layer.moving_mean.assign(rng.normal(0, 0.5, layer.moving_mean.shape))
-            layer.moving_variance.assign(rng.uniform(0.5, 2, layer.moving_variance.shape))
+            layer.moving_mean.assign(rng.normal(0, 0.1, layer.moving_mean.shape))
+            layer.moving_variance.assign(rng.uniform(0.8, 1.25, layer.moving_variance.shape))
     path = tmp_path_factory.mktemp("pre") / "resnet8.weights.h5"
     model.save_weights(path)
     return model, str(path)
@@ -72,10 +72,10 @@ def test_frozen_backbone_fine_tune(folder, pretrained, tmp_path):
         _config(folder, path, learning_rate=0.0), str(tmp_path / "start")
     )
     workdir = str(tmp_path / "tuned")
-    tuned = train.train_and_evaluate(_config(folder, path, learning_rate=0.05), workdir)
+    tuned = train.train_and_evaluate(_config(folder, path, learning_rate=0.01), workdir)
     # The same seed starts both runs from the same fresh head; only the trained one moved.
     assert tuned["test_loss"] < start["test_loss"]
-    assert tuned["top1_error"] <= start["top1_error"]
+    assert tuned["top1_error"] < start["top1_error"]
 
     model = keras.models.load_model(os.path.join(workdir, "model.keras"), safe_mode=True)
     assert model.get_layer("logits").units == len(CLASSES)

@@ -6,6 +6,7 @@ taken off the end of the training set (the paper's 45k/5k) is the same on every 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -74,12 +75,13 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
         manual_dir = manual_dir or os.path.join(builder.data_dir_root, "downloads", "manual")
-        if name != "imagenet2012":  # imagenet2012 reads its manual_dir, no network
-            _check_network(name, builder)
+        # imagenet2012 reads its manual_dir, no network.
+        retries = name == "imagenet2012" or _check_network(name, builder)
         try:
-            builder.download_and_prepare(
-                download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-            )
+            with _tfds_retries(retries):
+                builder.download_and_prepare(
+                    download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+                )
         except Exception as e:  # no connection, a missing module, disk: one line each
             missing = [
                 f for f in IMAGENET_ARCHIVES if not os.path.exists(os.path.join(manual_dir, f))
@@ -120,24 +122,31 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
     )
 
 
-def _check_network(name: str, builder) -> None:
-    """Fails at once, in one line, where TFDS would spend minutes in its download retries:
-    with KERAS_RESNET_OFFLINE=1 set, or when the dataset's host does not answer."""
-    advice = (
-        "Prepare it with TFDS on a machine that has a connection and pass that data_dir as "
-        "--config.data.data_dir, or use DATASET=digits (offline)."
-    )
+def _check_network(name: str, builder) -> bool:
+    """Whether TFDS may retry its downloads. With KERAS_RESNET_OFFLINE=1 an unprepared dataset
+    fails at once, in one line; otherwise the dataset's host is tried once, briefly, and when
+    it does not answer TFDS gets a single try, not the ~3.5 minutes of its back-off (a builder
+    pointed at local files still prepares)."""
     if network.offline():
         raise DatasetUnavailable(
             f"{name!r} is not prepared in {builder.data_dir_root} and {network.OFFLINE_ENV}=1 "
-            f"forbids downloading it. {advice}"
+            "forbids downloading it. Prepare it with TFDS on a machine that has a connection "
+            "and pass that data_dir as --config.data.data_dir, or use DATASET=digits (offline)."
         )
     urls = sorted(getattr(builder, "url_infos", None) or {})
-    if urls and not network.reachable(urls[0]):
-        raise DatasetUnavailable(
-            f"cannot download {name!r}: {urls[0]} does not answer (no internet connection?). "
-            f"{advice}"
-        )
+    return not urls or network.reachable(urls[0])
+
+
+@contextlib.contextmanager
+def _tfds_retries(allowed: bool):
+    from tensorflow_datasets.core.download import downloader
+
+    saved = downloader.MAX_RETRIES
+    downloader.MAX_RETRIES = saved if allowed else 0
+    try:
+        yield
+    finally:
+        downloader.MAX_RETRIES = saved
 
 
 def _digits() -> Source:
