@@ -3,6 +3,10 @@ resnet18..152, with random weights and random BN statistics, converted: every st
 is used with its shape, and the eval-mode logits agree to 1e-4. Basic-block resnet18 and
 bottleneck resnet50 run by default, the other depths with -m slow."""
 
+import glob
+import importlib.util
+import os
+
 import numpy as np
 import pytest
 
@@ -10,8 +14,32 @@ import keras_resnet
 from keras_resnet.models.torchvision_weights import load_torchvision
 
 torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
 SIZE = 64
+
+
+def _import_torchvision():
+    """torchvision, importable beside the CPU build of torch. PyPI's torchvision 0.28.0 wheel is
+    built against CUDA torch, so beside the CPU torch its compiled detection ops do not load
+    (the ResNets never use them), and torchvision 0.28 then fails at import registering fake
+    kernels for two of them without checking they exist. Declaring those two schemas first
+    lets its pure-Python models import; with a matching build nothing is declared."""
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None:
+        pytest.skip("torchvision is not installed (pip install -e '.[torch]')")
+    try:
+        for lib in glob.glob(os.path.join(spec.submodule_search_locations[0], "_C*.so")):
+            torch.ops.load_library(lib)
+    except OSError:
+        library = torch.library.Library("torchvision", "DEF")
+        for op in ("nms", "qnms"):
+            library.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _import_torchvision.library = library  # kept alive with the module
+    import torchvision
+
+    return torchvision
+
+
+torchvision = _import_torchvision()
 
 
 def _torchvision_net(name):
