@@ -16,7 +16,9 @@ def test_offline_switch_fails_at_once(monkeypatch, tmp_path):
     monkeypatch.setenv(network.OFFLINE_ENV, "1")
     start = time.monotonic()
     with pytest.raises(data.DatasetUnavailable) as e:
-        data.load_source("cifar10", model_style=data.SMALL, model_classes=10, data_dir=str(tmp_path))
+        data.load_source(
+            "cifar10", model_style=data.SMALL, model_classes=10, data_dir=str(tmp_path)
+        )
     assert time.monotonic() - start < 10
     message = str(e.value)
     assert "\n" not in message and "KERAS_RESNET_OFFLINE=1" in message and "'cifar10'" in message
@@ -31,7 +33,9 @@ def test_silent_host_costs_one_try(monkeypatch, tmp_path):
         pass
     start = time.monotonic()
     with pytest.raises(data.DatasetUnavailable, match="no internet connection"):
-        data.load_source("cifar10", model_style=data.SMALL, model_classes=10, data_dir=str(tmp_path))
+        data.load_source(
+            "cifar10", model_style=data.SMALL, model_classes=10, data_dir=str(tmp_path)
+        )
     assert time.monotonic() - start < 60  # TFDS's own back-off alone is ~3.5 minutes
     assert downloader.MAX_RETRIES == 10  # restored
 

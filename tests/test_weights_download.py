@@ -53,13 +53,17 @@ def _same_weights(a, b):
 
 def _cache_files():
     root = weights.cache_dir()
-    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+    return sorted(
+        os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs
+    )
 
 
 def test_downloads_once_with_progress_then_loads_offline(published, monkeypatch, caplog):
     model, _, sha256, base, hits = published
     spec = _register("resnet8.acme", base, sha256[:12])  # a sha256 prefix, as torchvision
-    assert "resnet8.acme" in weights.list_weights() and "resnet8.acme" in weights.list_weights(MODEL)
+    assert "resnet8.acme" in weights.list_weights() and "resnet8.acme" in weights.list_weights(
+        MODEL
+    )
     with caplog.at_level(logging.INFO):
         first = keras_resnet.create_model(MODEL, weights="resnet8.acme")
     _same_weights(first, model)
@@ -130,7 +134,9 @@ def test_corrupt_cached_file_is_fetched_again(published, monkeypatch):
 def test_mirror_serves_every_file_by_name(published, monkeypatch):
     model, _, sha256, base, hits = published
     # The publisher's host does not exist; the organisation's mirror has the file.
-    _register("resnet8.mirrored", base, sha256, url="http://weights.invalid/x/resnet8-acme.weights.h5")
+    _register(
+        "resnet8.mirrored", base, sha256, url="http://weights.invalid/x/resnet8-acme.weights.h5"
+    )
     monkeypatch.setenv(weights.MIRROR_ENV, base + "/")
     _same_weights(keras_resnet.create_model(MODEL, weights="resnet8.mirrored"), model)
     assert hits == ["/resnet8-acme.weights.h5"]
@@ -155,13 +161,17 @@ def test_imagenet_offline_fails_within_seconds(monkeypatch):
     spec = weights.get("resnet50.keras_in1k")
     message = str(e.value)
     assert isinstance(e.value, UserError) and "\n" not in message
-    assert spec.url in message and weights.cached_path(spec) in message and spec.file_hash in message
+    assert (
+        spec.url in message and weights.cached_path(spec) in message and spec.file_hash in message
+    )
 
 
 def test_register_refuses_bad_input():
     with pytest.raises(ValueError, match="'xyz'"):
         weights.register("resnet8.bad", url="http://h/w.pth", file_hash="xyz", model=MODEL)
     with pytest.raises(ValueError, match="colour"):
-        weights.register("resnet8.bad", url="http://h/w.pth", file_hash="ab" * 4, model=MODEL, colour=1)
+        weights.register(
+            "resnet8.bad", url="http://h/w.pth", file_hash="ab" * 4, model=MODEL, colour=1
+        )
     with pytest.raises(FileNotFoundError, match="'resnet8.nope'"):
         keras_resnet.create_model(MODEL, weights="resnet8.nope")

@@ -50,7 +50,10 @@ def test_keras_applications_specs(model):
     assert top.url == f"{base}{model}_weights_tf_dim_ordering_tf_kernels.h5"
     assert notop.url == f"{base}{model}_weights_tf_dim_ordering_tf_kernels_notop.h5"
     assert (top.layout, top.normalization, top.num_classes, notop.num_classes) == (
-        "v1", "caffe", 1000, None,
+        "v1",
+        "caffe",
+        1000,
+        None,
     )
 
 
@@ -120,6 +123,8 @@ def test_classes_and_input_tensor(pretrained_file):
 
 def test_include_top_false_drops_head(pretrained_file):
     donor, path = pretrained_file
-    model = keras_resnet.create_model("resnet8", weights=str(path), include_top=False, pooling="avg")
+    model = keras_resnet.create_model(
+        "resnet8", weights=str(path), include_top=False, pooling="avg"
+    )
     assert model.output_shape == (None, 64)
     _backbone_identical(model, donor)

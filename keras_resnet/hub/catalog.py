@@ -1,7 +1,7 @@
 """The weights registry: the published specs plus the user's own, looked up by tag.
 
-    keras_resnet.weights.register("resnet50.acme", url=..., file_hash=..., model="resnet50")
-    keras_resnet.create_model("resnet50", weights="resnet50.acme")
+keras_resnet.weights.register("resnet50.acme", url=..., file_hash=..., model="resnet50")
+keras_resnet.create_model("resnet50", weights="resnet50.acme")
 """
 
 from __future__ import annotations

@@ -22,9 +22,7 @@ TORCHVISION = "https://download.pytorch.org/models/"
 TV_SOURCE = "torchvision 0.28.0 torchvision/models/resnet.py ResNet{depth}_Weights.IMAGENET1K_{v}"
 TV_LICENSE = "BSD-3-Clause (torchvision)"
 KERAS = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-KERAS_SOURCE = (
-    "keras 3.15 keras/src/applications/resnet.py WEIGHTS_HASHES; accuracy: keras.io/api/applications"
-)
+KERAS_SOURCE = "keras 3.15 keras/src/applications/resnet.py WEIGHTS_HASHES; accuracy: keras.io/api/applications"
 KERAS_LICENSE = "MIT (KaimingHe/deep-residual-networks)"
 
 # depth: (file hash, acc@1, acc@5, MiB) of torchvision's IMAGENET1K_V1 and IMAGENET1K_V2.

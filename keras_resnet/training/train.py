@@ -34,13 +34,13 @@ from keras_resnet.training import (
     backups,
     devices,
     distribute,
+    finetune,
     inputs,
     interrupts,
     progress,
     recording,
 )
 from keras_resnet.training import callbacks as cb
-from keras_resnet.training import finetune
 from keras_resnet.training import workdir as wd
 
 logger = logging.getLogger(__name__)
@@ -223,9 +223,7 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     raw = finetune.brings_normalization(config.get("init_from") or None, spec.name)
-    ds = data.build(
-        source, config, workdir=own_dir, distributed=multi_worker, raw_pixels=raw
-    )
+    ds = data.build(source, config, workdir=own_dir, distributed=multi_worker, raw_pixels=raw)
     run = plan(config, source.num_train - config.data.val_split, ds.steps_per_epoch)
     logger.info(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
