@@ -13,8 +13,10 @@ import tensorflow as tf
 from PIL import Image
 
 import keras_resnet
+from keras_resnet import weights
 from keras_resnet.cli import export as export_cli
 from keras_resnet.configs import finetune as finetune_config
+from keras_resnet.hub import catalog
 from keras_resnet.models import normalization, registry
 from keras_resnet.training import finetune, train
 
@@ -120,10 +122,20 @@ def test_unfreeze_top_stage_keeps_bn_frozen():
         finetune.freeze_backbone(model, unfreeze_stages=4)
 
 
-def test_bad_init_from_refused_before_writing(folder, tmp_path):
+def test_bad_init_from_refused_before_writing(folder, tmp_path, monkeypatch):
     from keras_resnet.errors import UserError
 
     workdir = tmp_path / "never"
     with pytest.raises(UserError, match="config.init_from.*'nope.weights.h5'"):
         train.train_and_evaluate(_config(folder, "nope.weights.h5"), str(workdir))
+    assert not workdir.exists() or not os.listdir(workdir)
+    # A registered tag that cannot be fetched (offline, not cached) refuses the run too.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KERAS_RESNET_OFFLINE", "1")
+    monkeypatch.setattr(catalog, "_SPECS", dict(catalog._SPECS))
+    weights.register(
+        "resnet8.acme", url="http://h.invalid/r8.weights.h5", file_hash="ab" * 16, model="resnet8"
+    )
+    with pytest.raises(UserError, match="'resnet8.acme' are not cached"):
+        train.train_and_evaluate(_config(folder, "resnet8.acme"), str(workdir))
     assert not workdir.exists() or not os.listdir(workdir)

@@ -94,3 +94,48 @@ def test_wrong_layout_and_depth_refused():
     state50 = _torchvision_net("resnet50").state_dict()
     with pytest.raises(ValueError, match="variant='v1.5'"):
         load_torchvision(keras_resnet.create_model("resnet50"), state50)
+
+
+def test_registered_torchvision_file_served_over_http(tmp_path, monkeypatch):
+    """The whole path of a published file: torchvision's own .pth, named as torchvision names
+    its files, served from 127.0.0.1, registered with its sha256 prefix, downloaded, verified,
+    converted once; the model's logits are torchvision's."""
+    import hashlib
+
+    from keras_resnet import weights
+    from keras_resnet.hub import catalog
+    from tests.weights_server import serve
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv(weights.OFFLINE_ENV, raising=False)
+    monkeypatch.delenv(weights.MIRROR_ENV, raising=False)
+    monkeypatch.setattr(catalog, "_SPECS", dict(catalog._SPECS))
+    net = _torchvision_net("resnet18")
+    (tmp_path / "www").mkdir()
+    staging = tmp_path / "www" / "staging.pth"
+    torch.save(net.state_dict(), staging)
+    prefix = hashlib.sha256(staging.read_bytes()).hexdigest()[:8]
+    staging.rename(tmp_path / "www" / f"resnet18-{prefix}.pth")
+    with serve(tmp_path / "www") as (base, hits):
+        weights.register(
+            "resnet18.acme",
+            url=f"{base}/resnet18-{prefix}.pth",
+            file_hash=prefix,
+            model="resnet18",
+            layout="v1.5",
+            normalization="torch",
+        )
+        model = keras_resnet.create_model(
+            "resnet18", weights="resnet18.acme", input_shape=(SIZE, SIZE, 3)
+        )
+        monkeypatch.setenv(weights.OFFLINE_ENV, "1")
+        again = keras_resnet.create_model(
+            "resnet18", weights="resnet18.acme", input_shape=(SIZE, SIZE, 3)
+        )
+    assert hits == [f"/resnet18-{prefix}.pth"]
+    x = np.random.default_rng(1).uniform(0, 255, (2, SIZE, SIZE, 3)).astype(np.float32)
+    with torch.no_grad():
+        normalised = keras_resnet.preprocess_input(x, mode="torch").transpose(0, 3, 1, 2)
+        expected = net(torch.from_numpy(np.ascontiguousarray(normalised))).numpy()
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-4, rtol=1e-4)
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))

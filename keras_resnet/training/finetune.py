@@ -13,10 +13,12 @@ a small fine-tuning batch would otherwise overwrite statistics gathered on Image
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 import keras
 
+from keras_resnet.hub import store
 from keras_resnet.models import normalization, pretrained
 from keras_resnet.models.resnet import create_model
 
@@ -77,3 +79,13 @@ def eval_transform(init_from: str | None, model: str) -> tuple[int, int] | None:
         return None
     source = pretrained.classify(init_from, model)
     return (source.spec.resize, source.spec.crop) if source.spec is not None else None
+
+
+def prefetch(init_from: str | None, model: str) -> None:
+    """Downloads a registered `init_from` before the run writes anything, so that a failed
+    download (offline, a wrong hash) refuses the run and leaves the workdir as it was."""
+    if not init_from:
+        return
+    source = pretrained.classify(init_from, model)
+    if source.spec is not None and not os.path.exists(store.converted_path(source.spec)):
+        store.fetch(source.spec)

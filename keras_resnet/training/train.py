@@ -213,7 +213,8 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
 
 
 def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dict:
-    source = inputs.source_for_config(config)  # the last check that can refuse the run
+    source = inputs.source_for_config(config)
+    finetune.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
     devices.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config_dict)
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
