@@ -42,7 +42,8 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     """A resnet8 'pretrained' elsewhere: 10 classes, its own input normalisation, and BN
-    statistics far from their initial values."""
+    statistics far from their initial values. Seeded here: the same backbone in any order."""
+    keras.utils.set_random_seed(1)
     model = keras_resnet.create_model("resnet8")
     normalization.set_input_normalization(model, (127.0, 120.0, 110.0), (64.0, 60.0, 62.0))
     for layer in model.layers:
@@ -74,7 +75,7 @@ def test_frozen_backbone_fine_tune(folder, pretrained, tmp_path):
         _config(folder, path, learning_rate=0.0), str(tmp_path / "start")
     )
     workdir = str(tmp_path / "tuned")
-    tuned = train.train_and_evaluate(_config(folder, path, learning_rate=0.01), workdir)
+    tuned = train.train_and_evaluate(_config(folder, path, learning_rate=0.001), workdir)
     # The same seed starts both runs from the same fresh head; only the trained one moved.
     assert tuned["test_loss"] < start["test_loss"]
     assert tuned["top1_error"] < start["top1_error"]
@@ -88,6 +89,20 @@ def test_frozen_backbone_fine_tune(folder, pretrained, tmp_path):
     # The weights normalise their own input: raw pixels were fed, no per-pixel mean.
     assert normalization.takes_raw_pixels(model)
     assert not os.path.exists(os.path.join(workdir, "mean.npy"))
+
+    # Phase 2, from phase 1's workdir: the top stage's convs train, BN stays frozen.
+    top = str(tmp_path / "top")
+    phase2 = _config(folder, workdir, learning_rate=0.0001, unfreeze_stages=1, num_epochs=1)
+    train.train_and_evaluate(phase2, top)
+    second = keras.models.load_model(os.path.join(top, "model.keras"), safe_mode=True)
+    assert normalization.takes_raw_pixels(second)  # the workdir's normalisation carried on
+    changed = set()
+    for layer in second.layers:
+        if layer.weights and layer.name != "logits":
+            before = donor.get_layer(layer.name).get_weights()
+            if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), before)):
+                changed.add(layer.name)
+    assert changed and all(n.startswith("stage3_") and "_conv" in n for n in changed), changed
 
     export_dir = tmp_path / "export"
     assert export_cli.main([workdir, f"--export_dir={export_dir}"]) == 0
@@ -139,3 +154,14 @@ def test_bad_init_from_refused_before_writing(folder, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="'resnet8.acme' are not cached"):
         train.train_and_evaluate(_config(folder, "resnet8.acme"), str(workdir))
     assert not workdir.exists() or not os.listdir(workdir)
+
+
+def test_eval_view_follows_the_weights():
+    config = finetune_config.get_config("resnet50")
+    config.init_from = "resnet50.tv2_in1k"
+    train.validate(config)  # resolves eval_resize=0, downloads nothing
+    assert (config.data.eval_resize, config.data.image_size) == (232, 224)
+    config = finetune_config.get_config("resnet50")
+    config.init_from = None
+    train.validate(config)
+    assert config.data.eval_resize == 256

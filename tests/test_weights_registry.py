@@ -128,3 +128,25 @@ def test_include_top_false_drops_head(pretrained_file):
     )
     assert model.output_shape == (None, 64)
     _backbone_identical(model, donor)
+
+
+def test_headless_imagenet_takes_the_notop_file():
+    from keras_resnet.hub import catalog
+
+    assert catalog.resolve("imagenet", "resnet50", include_top=False).tag == (
+        "resnet50.keras_in1k_notop"
+    )
+    assert catalog.resolve("imagenet", "resnet18", include_top=False).tag == "resnet18.tv_in1k"
+
+
+def test_docs_table_is_the_commands_output(capsys):
+    """docs/weights.md's table is what `keras-resnet-models --weights` prints from the specs."""
+    from pathlib import Path
+
+    from keras_resnet.cli import models as models_cli
+
+    assert models_cli.main(["--weights"]) == 0
+    table = capsys.readouterr().out.strip()
+    assert all(f"`{tag}`" in table for tag in weights.list_weights())
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "weights.md").read_text()
+    assert table in docs

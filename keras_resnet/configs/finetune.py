@@ -8,7 +8,7 @@ learning rate. BN stays in inference mode in both (keras_resnet/training/finetun
         --config.dataset=image_folder:/data/flowers --workdir=runs/flowers-head
     keras-resnet-train --config=keras_resnet/configs/finetune.py:resnet50 \\
         --config.dataset=image_folder:/data/flowers --config.init_from=runs/flowers-head \\
-        --config.unfreeze_stages=1 --config.learning_rate=0.001 --workdir=runs/flowers-top
+        --config.unfreeze_stages=1 --config.learning_rate=0.0001 --workdir=runs/flowers-top
 
 The folder holds one subfolder per class (or train/ and val/ with them); the class names
 are served with the exported model. `init_from` takes any weights tag
@@ -23,10 +23,12 @@ def get_config(model: str | None = None):
     config.dataset = "image_folder:PATH"  # --config.dataset=image_folder:/your/images
     config.init_from = "imagenet"  # the depth's default weights (docs/weights.md)
     config.freeze_backbone = True
-    config.unfreeze_stages = 0  # phase 2: 1, from phase 1's workdir, learning_rate 0.001
+    config.unfreeze_stages = 0  # phase 2: 1, from phase 1's workdir, learning_rate 0.0001
     config.batch_size = 32
     config.lr_reference_batch = 32
-    config.learning_rate = 0.01  # SGD with momentum 0.9 on the new head
+    # SGD with momentum 0.9 on the new head, at the rate of torchvision's transfer-learning
+    # tutorial: pooled ResNet features are large (|f|^2 in the hundreds), so 0.01 can diverge.
+    config.learning_rate = 0.001
     config.weight_decay = 1e-4  # on the trainable kernels only: frozen ones leave the L2 term
     config.num_epochs = 10
     config.lr_boundaries = (0.7,)
