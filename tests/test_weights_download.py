@@ -175,3 +175,31 @@ def test_register_refuses_bad_input():
         )
     with pytest.raises(FileNotFoundError, match="'resnet8.nope'"):
         keras_resnet.create_model(MODEL, weights="resnet8.nope")
+
+
+def test_progress_bar_on_a_terminal(published, tmp_path):
+    """On a terminal the download draws a bar on stderr (log lines elsewhere, tested above)."""
+    import pty
+    import subprocess
+    import sys
+
+    _, _, sha256, base, hits = published
+    script = (
+        "from keras_resnet.hub import specs, store; "
+        f"store.fetch(specs.WeightSpec(tag='t', model='{MODEL}', "
+        f"url='{base}/resnet8-acme.weights.h5', file_hash='{sha256}'))"
+    )
+    leader, follower = pty.openpty()
+    env = {**os.environ, "KERAS_HOME": str(tmp_path / "tty_home")}
+    proc = subprocess.run([sys.executable, "-c", script], stderr=follower, env=env, timeout=60)
+    os.close(follower)
+    output = b""
+    try:
+        while chunk := os.read(leader, 4096):
+            output += chunk
+    except OSError:  # the pty is drained once the child has gone
+        pass
+    os.close(leader)
+    assert proc.returncode == 0 and hits == ["/resnet8-acme.weights.h5"]
+    text = output.decode()
+    assert "\r[" in text and "#" * 30 in text and "(100%)" in text
