@@ -163,10 +163,12 @@ def _fill(donor: keras.Model, kind: str, path: str) -> None:
         donor.load_weights(path)
 
 
-def _file_donor(kind: str, path: str, build) -> keras.Model:
+def _file_donor(kind: str, path: str, build, model: keras.Model) -> keras.Model:
     if kind == KERAS_MODEL:
         return keras.models.load_model(path, compile=False, safe_mode=True)
-    donor = _donor(build, _file_classes(kind, path))
+    classes = _file_classes(kind, path)
+    # The same head: the model itself is filled, with no second model built.
+    donor = model if classes is not None and classes == _classes(model) else _donor(build, classes)
     _fill(donor, kind, path)
     return donor
 
@@ -204,8 +206,10 @@ def load(model: keras.Model, source: Source, build) -> keras.Model:
         donor = _registered_donor(source.spec, build)
         where = source.spec.tag
     else:
-        donor = _file_donor(source.kind, source.path, build)
+        donor = _file_donor(source.kind, source.path, build, model)
         where = source.path
+        if donor is model:
+            return model
     theirs, ours = _classes(donor), _classes(model)
     skip: tuple[str, ...] = ()
     if ours is not None and theirs != ours:
