@@ -165,3 +165,19 @@ def test_eval_view_follows_the_weights():
     config.init_from = None
     train.validate(config)
     assert config.data.eval_resize == 256
+
+
+def test_workdir_recorded_before_the_fine_tuning_keys_still_resumes(tmp_path):
+    import json
+
+    from keras_resnet.configs import cifar10
+    from keras_resnet.errors import UserError
+    from keras_resnet.training import workdir as wd
+
+    config = cifar10.get_config("resnet8").to_dict()
+    old = {k: v for k, v in config.items() if k not in ("init_from", "freeze_backbone")}
+    old.pop("unfreeze_stages")
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert wd.check_config(str(tmp_path), config)  # the same run
+    with pytest.raises(UserError, match="freeze_backbone"):  # a fine-tune is another run
+        wd.check_config(str(tmp_path), {**config, "freeze_backbone": True})

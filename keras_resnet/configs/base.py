@@ -29,6 +29,9 @@ DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16":
 # Keys that change how a run reports, not what it computes: a rerun that changes them still
 # resumes the run in its workdir (and an experiment row keeps its workdir).
 REPORTING_ONLY = ("progress_every_s",)
+# Keys added after runs were first recorded, with the value every earlier run had: a workdir
+# whose config.json predates them still resumes (and still counts as trained).
+ADDED_KEYS = {"init_from": None, "freeze_backbone": False, "unfreeze_stages": 0}
 
 
 def base_config() -> ml_collections.ConfigDict:
