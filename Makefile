@@ -25,12 +25,14 @@ BIN := $(VENV)/bin
 
 # requirements.txt pins the tested version of every runtime package (the lock); pyproject.toml
 # declares the ranges the package accepts. Installing the package with its extras under the
-# lock as constraints checks that the two agree, and `pip check` that nothing conflicts.
+# lock as constraints checks that the two agree, and `pip check` that nothing conflicts. The dev
+# lock constrains it too: it pins torch and torchvision, which the `torch` extra names (unpinned,
+# pip would upgrade torch to whatever the newest torchvision needs).
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.txt -r requirements.txt -r requirements-dev.txt
-	$(BIN)/pip install --quiet -c requirements.txt -e ".[all]"
+	$(BIN)/pip install --quiet -c requirements.txt -c requirements-dev.txt -e ".[all]"
 	$(BIN)/pip check
 	touch $@
 

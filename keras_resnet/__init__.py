@@ -10,7 +10,8 @@ the command-line tools (keras_resnet.cli) can silence TensorFlow's start-up logg
 TensorFlow is first imported, keeping a user error to one line.
 
 The package's parts, one subpackage each (the README's Layout section has the whole tree):
-models (registry, blocks, weights import), data (input pipelines), imaging (resize, crop,
+models (registry, blocks, weights import), weights (pretrained weights: the public face of
+hub, the published specs and the download cache), data (input pipelines), imaging (resize, crop,
 normalisation and class names, shared by training, evaluation and export), configs (the paper's
 recipes), training, evaluation, export, bench, storage (crash-safe writes), cli (entry points).
 """
@@ -36,9 +37,9 @@ _EXPORTS = {
     "export_model": "keras_resnet.export.savedmodel",
     "UserError": "keras_resnet.errors",
 }
-# Short names for submodules users reach for: keras_resnet.weights.load_torchvision(...).
+# Short names for submodules users reach for: keras_resnet.weights.register(...).
 _SUBMODULES = {
-    "weights": "keras_resnet.models.weights",
+    "weights": "keras_resnet.weights",
     "analysis": "keras_resnet.evaluation.analysis",
     "data": "keras_resnet.data",
     "configs": "keras_resnet.configs",

@@ -39,7 +39,7 @@ def test_headless_model_returns_the_last_feature_map():
     assert cifar.output_shape == (None, 8, 8, 64)
 
 
-def test_classifier_activation_and_argument_errors(tmp_path):
+def test_classifier_activation_and_argument_errors(tmp_path, monkeypatch):
     logits = keras_resnet.create_model("resnet20")
     probs = keras_resnet.create_model("resnet20", classifier_activation="softmax")
     probs.set_weights(logits.get_weights())
@@ -55,7 +55,10 @@ def test_classifier_activation_and_argument_errors(tmp_path):
         keras_resnet.create_model("resnet20", pooling="max")  # the top pools by averaging
     with pytest.raises(ValueError, match="'softmax'.*include_top=False"):
         keras_resnet.create_model("resnet20", include_top=False, classifier_activation="softmax")
-    with pytest.raises(ValueError, match="'imagenet'.*local file"):
+    # "imagenet" is a download (tests/test_weights_download.py); offline, a one-line refusal.
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KERAS_RESNET_OFFLINE", "1")
+    with pytest.raises(keras_resnet.UserError, match="'resnet50.keras_in1k' are not cached"):
         keras_resnet.create_model("resnet50", weights="imagenet")
     (tmp_path / "weights.bin").write_bytes(b"x")
     with pytest.raises(ValueError, match="weights.bin"):
@@ -110,8 +113,11 @@ def test_headless_model_from_full_weights(resnet18_torch):
     np.testing.assert_allclose(
         features.predict(pixels, verbose=0), inner.predict(pixels, verbose=0), atol=1e-5
     )
-    with pytest.raises(ValueError, match="1000 classes.*num_classes=1000"):
-        keras_resnet.create_model("resnet18", weights=path, num_classes=10)
+    # Another class count: the pretrained backbone under a fresh head.
+    ten = keras_resnet.create_model("resnet18", weights=path, num_classes=10)
+    assert ten.get_layer("logits").units == 10
+    for a, b in zip(ten.get_layer("stem_conv").weights, full.get_layer("stem_conv").weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_torchvision_weights_build_torchvision_layout(tmp_path):

@@ -1,6 +1,7 @@
 """`keras-resnet-models` (`make models`): the table of every registered model.
 
 keras-resnet-models
+keras-resnet-models --weights    # the registered pretrained weights (docs/weights.md)
 """
 
 from __future__ import annotations
@@ -12,9 +13,21 @@ from keras_resnet.cli import common
 
 
 def main(argv: list[str] | None = None) -> int:
-    _, rest = common.parse_flags("keras-resnet-models", __doc__, lambda values: None, argv)
+    def define(values):
+        from absl import flags
+
+        flags.DEFINE_boolean(
+            "weights", False, "list the registered pretrained weights instead", flag_values=values
+        )
+
+    values, rest = common.parse_flags("keras-resnet-models", __doc__, define, argv)
     if rest:
         common.fail(f"unexpected arguments {rest}; it takes none.")
+    if values.weights:
+        from keras_resnet.hub import catalog
+
+        print(catalog.format_table())
+        return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from keras_resnet.models import table
 

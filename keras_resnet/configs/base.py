@@ -29,6 +29,9 @@ DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16":
 # Keys that change how a run reports, not what it computes: a rerun that changes them still
 # resumes the run in its workdir (and an experiment row keeps its workdir).
 REPORTING_ONLY = ("progress_every_s",)
+# Keys added after runs were first recorded, with the value every earlier run had: a workdir
+# whose config.json predates them still resumes (and still counts as trained).
+ADDED_KEYS = {"init_from": None, "freeze_backbone": False, "unfreeze_stages": 0}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -37,6 +40,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.shortcut = config_dict.placeholder(str)  # None: the model's default (A for CIFAR, B ImageNet)
     c.variant = config_dict.placeholder(str)  # None: "v1", the paper's bottleneck
     c.dataset = "cifar10"
+    # Fine-tuning (keras_resnet/configs/finetune.py, docs/weights.md): start from a weights tag
+    # ("imagenet", "resnet50.tv2_in1k"), a weights file or a training workdir. Weights that
+    # bring their own input normalisation are fed raw pixels, without the per-pixel mean.
+    c.init_from = config_dict.placeholder(str)
+    c.freeze_backbone = False  # train the head only (BN frozen in inference mode) ...
+    c.unfreeze_stages = 0  # ... and the convs of this many top stages
 
     c.data = ml_collections.ConfigDict()
     c.data.data_dir = config_dict.placeholder(str)  # TFDS data_dir; None: ~/tensorflow_datasets

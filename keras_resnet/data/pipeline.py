@@ -82,6 +82,10 @@ def _views(source: Source, data_cfg):
     return train_fn, eval_fn, (crop, crop, 3)
 
 
+def _scaled(view_fn):
+    return lambda image, mean: view_fn(image, mean) * 255.0
+
+
 def compute_mean(ds: tf.data.Dataset, eval_fn, max_examples: int) -> np.ndarray:
     """Per-pixel mean of the evaluation view over (up to `max_examples` of) the training set."""
     views = ds.map(lambda x, y: eval_fn(x, None), num_parallel_calls=AUTOTUNE)
@@ -124,8 +128,12 @@ def build(
     workdir: str | None = None,
     write_mean: bool = True,
     distributed: bool = False,
+    raw_pixels: bool = False,
 ) -> Datasets:
-    """Builds the three pipelines of `config` (the `data`, `batch_size` and `scale` fields)."""
+    """Builds the three pipelines of `config` (the `data`, `batch_size` and `scale` fields).
+
+    `raw_pixels`: the model normalises its input itself (converted pretrained weights), so the
+    views are fed as 0-255 pixels and no per-pixel mean is computed, stored or subtracted."""
     data_cfg = config.data
     batch = int(config.batch_size)
     eval_batch = int(data_cfg.eval_batch_size or batch)
@@ -138,7 +146,13 @@ def build(
             "lower batch_size or raise scale."
         )
     train_fn, eval_fn, input_shape = _views(source, data_cfg)
-    mean = load_or_compute_mean(train, eval_fn, int(data_cfg.mean_examples), workdir, write_mean)
+    if raw_pixels:  # a zero mean subtracts nothing; the views' [0, 1] pixels scaled back
+        mean = np.zeros_like(compute_mean(train, eval_fn, 1))
+        train_fn, eval_fn = _scaled(train_fn), _scaled(eval_fn)
+    else:
+        mean = load_or_compute_mean(
+            train, eval_fn, int(data_cfg.mean_examples), workdir, write_mean
+        )
     fresh_order = source.shuffled_train is not None and not int(data_cfg.val_split)
     if fresh_order and n_train == source.num_train:
         # A fresh file order every epoch (the mean above is of the fixed order: the same on

@@ -6,6 +6,7 @@ taken off the end of the training set (the paper's 45k/5k) is the same on every 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -16,6 +17,7 @@ import tensorflow as tf
 
 from keras_resnet.data import downloads
 from keras_resnet.errors import UserError
+from keras_resnet.hub import network
 from keras_resnet.imaging import views
 from keras_resnet.imaging.classes import dataset_class_names
 
@@ -73,10 +75,13 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
     builder = tfds.builder(tfds_name, data_dir=data_dir)
     if not builder.is_prepared():
         manual_dir = manual_dir or os.path.join(builder.data_dir_root, "downloads", "manual")
+        # imagenet2012 reads its manual_dir, no network.
+        retries = name == "imagenet2012" or _check_network(name, builder)
         try:
-            builder.download_and_prepare(
-                download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
-            )
+            with _tfds_retries(retries):
+                builder.download_and_prepare(
+                    download_config=tfds.download.DownloadConfig(manual_dir=manual_dir)
+                )
         except Exception as e:  # no connection, a missing module, disk: one line each
             missing = [
                 f for f in IMAGENET_ARCHIVES if not os.path.exists(os.path.join(manual_dir, f))
@@ -115,6 +120,33 @@ def _tfds(name: str, data_dir: str | None, manual_dir: str | None) -> Source:
         class_names=dataset_class_names(name, builder.info.features["label"].names),
         shuffled_train=shuffled_train if style == IMAGENET else None,
     )
+
+
+def _check_network(name: str, builder) -> bool:
+    """Whether TFDS may retry its downloads. With KERAS_RESNET_OFFLINE=1 an unprepared dataset
+    fails at once, in one line; otherwise the dataset's host is tried once, briefly, and when
+    it does not answer TFDS gets a single try, not the ~3.5 minutes of its back-off (a builder
+    pointed at local files still prepares)."""
+    if network.offline():
+        raise DatasetUnavailable(
+            f"{name!r} is not prepared in {builder.data_dir_root} and {network.OFFLINE_ENV}=1 "
+            "forbids downloading it. Prepare it with TFDS on a machine that has a connection "
+            "and pass that data_dir as --config.data.data_dir, or use DATASET=digits (offline)."
+        )
+    urls = sorted(getattr(builder, "url_infos", None) or {})
+    return not urls or network.reachable(urls[0])
+
+
+@contextlib.contextmanager
+def _tfds_retries(allowed: bool):
+    from tensorflow_datasets.core.download import downloader
+
+    saved = downloader.MAX_RETRIES
+    downloader.MAX_RETRIES = saved if allowed else 0
+    try:
+        yield
+    finally:
+        downloader.MAX_RETRIES = saved
 
 
 def _digits() -> Source:

@@ -53,6 +53,7 @@ def build_resnet(
     pooling: str | None = None,
     classifier_activation: str | None = None,
     name: str | None = None,
+    input_tensor=None,
 ) -> keras.Model:
     """Returns the functional model for `spec`. See `create_model` for the arguments."""
     if pooling not in POOLINGS or (include_top and pooling == "max"):
@@ -65,6 +66,13 @@ def build_resnet(
                 f"include_top=True; got {classifier_activation!r} with include_top={include_top}."
             )
         keras.activations.get(classifier_activation)  # ValueError naming an unknown one
+    if input_tensor is not None:
+        if not keras.backend.is_keras_tensor(input_tensor):
+            raise ValueError(
+                f"input_tensor must be a Keras tensor (keras.Input or a layer's output), got "
+                f"{type(input_tensor).__name__}."
+            )
+        input_shape = tuple(input_tensor.shape[1:])
     num_classes = spec.default_num_classes if num_classes is None else num_classes
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
@@ -98,9 +106,13 @@ def build_resnet(
     if sys.getrecursionlimit() < needed:
         sys.setrecursionlimit(needed)
 
-    inputs = keras.Input(shape=input_shape, name="images")
+    if input_tensor is None:
+        inputs = keras.Input(shape=input_shape, name="images")
+        x = inputs
+    else:  # keras.applications' input_tensor: the model starts where the tensor's graph does
+        inputs, x = keras.utils.get_source_inputs(input_tensor), input_tensor
     # Identity unless converted weights set it (keras_resnet.models.preprocess_layer).
-    x = preprocess_layer.preprocess_layer()(inputs)
+    x = preprocess_layer.preprocess_layer()(x)
     x = _stem(x, spec.family, regularizer)
     for (stage, width, first_stride), blocks in zip(_stage_layout(spec), spec.stage_sizes):
         for b in range(blocks):
@@ -146,6 +158,8 @@ def create_model(
     num_classes: int | None = None,
     classifier_activation: str | None = None,
     *,
+    classes: int | None = None,
+    input_tensor=None,
     shortcut: str | None = None,
     variant: str | None = None,
     **overrides,
@@ -157,17 +171,23 @@ def create_model(
       name: e.g. "resnet50", "plain34", "resnet110", or any CIFAR depth 6n+2 ("resnet164").
       include_top: the pooled classifier. False: the network up to its last stage, pooled by
         `pooling`.
-      weights: None (random, the paper's init) or a local file to start from: torchvision's
-        `.pth` / `.safetensors` / `.npz` (builds variant "v1.5" unless told otherwise),
-        keras.applications' ResNet50/101/152 `.h5` / `.weights.h5` (the paper's Caffe models,
-        v1), this package's own `.weights.h5` or `.keras`, or a training workdir. Converted
-        weights bring their input normalisation: the model then takes raw 0-255 RGB pixels.
+      weights: None (random, the paper's init); "imagenet" (the depth's default published
+        weights, docs/weights.md) or another registered tag (`keras_resnet.weights.
+        list_weights()`), downloaded once into the cache under $KERAS_HOME; or a local file:
+        torchvision's `.pth` / `.safetensors` / `.npz` (builds variant "v1.5" unless told
+        otherwise), keras.applications' ResNet50/101/152 `.h5` / `.weights.h5` (the paper's
+        Caffe models, v1), this package's own `.weights.h5` or `.keras`, or a training
+        workdir. Converted weights bring their input normalisation: the model then takes raw
+        0-255 RGB pixels. With another `num_classes` than the weights', the backbone is
+        loaded and the classifier starts fresh.
       input_shape: (H, W, C); (224, 224, 3) or (32, 32, 3) by default. Use (None, None, 3) for
         fully-convolutional multi-scale testing.
       pooling: without the top, None returns the last feature map (N, H/32, W/32, C) for
         ImageNet nets, "avg" / "max" pool it to (N, C).
       num_classes: classifier width; 1000 for ImageNet nets, 10 for CIFAR nets by default.
       classifier_activation: None (the default) outputs logits; "softmax" probabilities.
+      classes: keras.applications' name for `num_classes`.
+      input_tensor: a Keras tensor to build the model on (keras.applications' argument).
       shortcut: "A", "B" or "C" (paper Section 3.3). B for ImageNet nets, A for CIFAR nets.
       variant: "v1" (the paper: bottleneck stride on the first 1x1) or "v1.5" (torchvision).
       **overrides: `weight_decay` (coupled L2, as in the paper), `name`.
@@ -183,9 +203,23 @@ def create_model(
             "weights, input_shape, pooling, num_classes, classifier_activation, shortcut, "
             "variant, weight_decay, name."
         )
-    source = pretrained.classify(weights)
-    if variant is None and source is not None and source.kind == pretrained.TORCHVISION:
-        variant = "v1.5"  # torchvision's layout
+    if classes is not None:
+        if num_classes is not None and num_classes != classes:
+            raise ValueError(
+                f"classes={classes!r} and num_classes={num_classes!r} disagree; pass one of them."
+            )
+        num_classes = classes
+    wants_top = include_top and num_classes in (None, spec.default_num_classes)
+    source = pretrained.classify(weights, spec.name, include_top=wants_top)
+    needed = pretrained.layout(source)
+    if needed is not None and variant not in (None, needed):
+        raise ValueError(
+            f"weights={weights!r} fill the {needed!r} layout, but variant={variant!r}: pass "
+            f"variant={needed!r} or leave it unset."
+        )
+    variant = variant or needed
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(getattr(input_tensor, "shape", (None,))[1:]) or None
 
     def build(**kwargs) -> keras.Model:
         return build_resnet(
@@ -197,6 +231,7 @@ def create_model(
         include_top=include_top,
         pooling=pooling,
         classifier_activation=classifier_activation,
+        input_tensor=input_tensor,
     )
     if source is not None:
         pretrained.load(model, source, build)

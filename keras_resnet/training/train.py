@@ -33,6 +33,7 @@ from keras_resnet.storage import atomic
 from keras_resnet.training import (
     backups,
     distribute,
+    finetune,
     inputs,
     interrupts,
     recording,
@@ -75,6 +76,12 @@ def validate(config) -> registry.ModelSpec:
         )
     if not (config.num_epochs or config.train_steps):
         raise UserError("set config.num_epochs or config.train_steps (EPOCHS= in make train).")
+    try:  # a wrong tag or a missing file refuses the run before anything is written
+        transform = finetune.eval_transform(config.get("init_from") or None, spec.name)
+    except (ValueError, FileNotFoundError) as e:
+        raise UserError(f"config.init_from: {e}") from None
+    if config.data.eval_resize == 0:  # 0: the weights' own evaluation view (256 without)
+        config.data.eval_resize, config.data.image_size = transform or (256, 224)
     return spec
 
 
@@ -101,7 +108,10 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         shortcut=config.shortcut,
         variant=config.variant,
         weight_decay=config.weight_decay,  # coupled L2 (see keras_resnet/configs/base.py)
+        weights=config.get("init_from") or None,  # a fresh head when the classes differ
     )
+    if config.get("freeze_backbone"):
+        finetune.freeze_backbone(model, int(config.unfreeze_stages))
     if config.fused_batchnorm:
         use_fused_batchnorm(model)
     optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
@@ -209,7 +219,8 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
 
 
 def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dict:
-    source = inputs.source_for_config(config)  # the last check that can refuse the run
+    source = inputs.source_for_config(config)
+    finetune.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
     machine.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config_dict)
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
@@ -218,7 +229,8 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
         atomic.atomic_write_text(os.path.join(own_dir, wd.CLASS_NAMES), names)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    ds = data.build(source, config, workdir=own_dir, distributed=multi_worker)
+    raw = finetune.brings_normalization(config.get("init_from") or None, spec.name)
+    ds = data.build(source, config, workdir=own_dir, distributed=multi_worker, raw_pixels=raw)
     run = plan(config, source.num_train - config.data.val_split, ds.steps_per_epoch)
     logger.info(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "

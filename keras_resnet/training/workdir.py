@@ -19,7 +19,7 @@ import io
 import json
 import os
 
-from keras_resnet.configs.base import REPORTING_ONLY
+from keras_resnet.configs.base import ADDED_KEYS, REPORTING_ONLY
 from keras_resnet.errors import UserError
 from keras_resnet.storage.atomic import (
     TEMP_PATTERNS,
@@ -87,6 +87,8 @@ def check_config(workdir: str, config_dict: dict) -> bool:
     if old is None:
         return False
     new = _normalised(config_dict)
+    for key, value in ADDED_KEYS.items():
+        old.setdefault(key, value)
     for key in REPORTING_ONLY:
         old.pop(key, None)
         new.pop(key, None)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_resnet
-from keras_resnet.models.weights import load_torchvision
+from keras_resnet.models.torchvision_weights import load_torchvision
 
 torch = pytest.importorskip("torch")
 from keras_resnet.models import torch_reference  # noqa: E402
