@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 import keras
 
 from keras_resnet.errors import UserError
-from keras_resnet.storage import atomic, faults
+from keras_resnet.storage import atomic, faults, files
 from keras_resnet.training import backups
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
@@ -171,7 +170,7 @@ class LearningRate(_StepCounter):
         self.c, self.base_lr, self.workdir = config, base_lr, workdir
         self.initial_epoch = initial_epoch
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
-        self.state_path = os.path.join(workdir, wd.SCHEDULE_STATE)
+        self.state_path = files.join(workdir, wd.SCHEDULE_STATE)
         self.current = None
 
     def on_train_begin(self, logs=None):

@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from keras_resnet.errors import UserError
+from keras_resnet.storage import files
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
@@ -108,7 +109,7 @@ def worker_workdir(workdir: str, strategy: tf.distribute.Strategy) -> str:
     """The chief writes to `workdir`; other workers to `workdir/worker<k>`, so that their
     backups and files (needed for their own restarts) never collide with the chief's."""
     k = worker_index(strategy)
-    return workdir if k == 0 else os.path.join(workdir, f"worker{k}")
+    return workdir if k == 0 else files.join(workdir, f"worker{k}")
 
 
 def patch_keras_for_multi_worker(model, strategy, train_ds) -> None:
