@@ -36,6 +36,21 @@ USER_ERROR_EXIT = EXIT["user_error"]  # as argparse and absl flags use for bad c
 TRANSIENT_EXIT = EXIT["transient"]
 
 
+# TensorFlow's errors for a peer or a bucket that stopped answering (a collective op whose peer
+# died, a GCS request that timed out): a retry of the whole job gets past them.
+TRANSIENT_TF_ERRORS = ("UnavailableError", "DeadlineExceededError", "AbortedError")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for Transient, TimeoutError and TRANSIENT_TF_ERRORS (matched by name: this module
+    imports no TensorFlow)."""
+    if isinstance(error, (Transient, TimeoutError)):
+        return True
+    return type(error).__module__.startswith("tensorflow") and (
+        type(error).__name__ in TRANSIENT_TF_ERRORS
+    )
+
+
 class UserError(Exception):
     """An error in what the user asked for, reported as one line without a traceback."""
 

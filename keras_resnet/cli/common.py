@@ -2,7 +2,9 @@
 
 User mistakes (an unknown model, a dataset that cannot be had, a workdir holding another run)
 must end in one line on stderr and a non-zero exit, never a traceback: `run_cli` turns a
-`UserError` into exactly that. Everything else is a bug and keeps its traceback.
+`UserError` into exactly that, and a transient failure (a lost peer, a storage timeout) into one
+line and exit 138. The statuses are the table keras_resnet.errors.EXIT_CODES. Everything else
+is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import signal
 import sys
 
 from keras_resnet.cli import startup
-from keras_resnet.errors import USER_ERROR_EXIT, Interrupted, UserError
+from keras_resnet.errors import (
+    EXIT,
+    TRANSIENT_EXIT,
+    USER_ERROR_EXIT,
+    Interrupted,
+    UserError,
+    is_transient,
+)
 
 
 def exit_on_signals() -> None:
@@ -41,7 +50,8 @@ def fail(message: str) -> None:
 
 def run_cli(fn, *args, **kwargs):
     """Calls fn; a UserError becomes a one-line message and exit status 2; a handled SIGTERM
-    or Ctrl-C (Interrupted) one line and 128 + the signal (143, 130); a bare Ctrl-C 130."""
+    or Ctrl-C (Interrupted) one line and 128 + the signal (143, 130); a bare Ctrl-C 130; a
+    transient error (keras_resnet.errors.is_transient) one line and 138."""
     try:
         return fn(*args, **kwargs)
     except UserError as e:
@@ -51,7 +61,18 @@ def run_cli(fn, *args, **kwargs):
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume.", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(EXIT["interrupted"])
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        text = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        print(
+            f"error: transient, retry: {type(e).__name__}: {text}; rerunning the same command "
+            "resumes from the last backup.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(TRANSIENT_EXIT)
 
 
 HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")

@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import tempfile
+import types
 
 from keras_resnet.export import assets as export_assets
 from keras_resnet.export.preprocess import Preprocessing, from_workdir, load_labels, load_mean
@@ -201,6 +202,12 @@ def export_model(
     export_assets.write_batching_parameters(files.join(export_dir, "batching_parameters.txt"))
     export_assets.write_monitoring_config(files.join(export_dir, "monitoring.config"))
     return final
+
+
+# `load_source`'s flag overrides, none given: what a workdir recorded is used as is.
+NO_OVERRIDES = types.SimpleNamespace(
+    scale=None, mean=None, std=None, labels=None, image_size=None, crop_fraction=None
+)
 
 
 def load_source(source: str, args) -> tuple:

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 
-from keras_resnet.errors import Transient, UserError
+from keras_resnet.errors import Transient, UserError, is_transient
 from keras_resnet.storage import faults, files
 
 # ENOSPC: no space; EDQUOT: quota; EFBIG: the file size limit (ulimit -f), the same to the user.
@@ -56,17 +56,6 @@ def _fsync(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# Errors a bucket raises when it is slow or briefly unreachable: worth a retry, not a bug.
-TRANSIENT_TF_ERRORS = ("UnavailableError", "DeadlineExceededError", "ResourceExhaustedError")
-
-
-def is_transient(error: BaseException) -> bool:
-    return isinstance(error, TimeoutError) or (
-        type(error).__module__.startswith("tensorflow")
-        and type(error).__name__ in TRANSIENT_TF_ERRORS
-    )
 
 
 def _transient(path: str, error: BaseException) -> Transient:

@@ -121,8 +121,12 @@ def listdir(path: str) -> list[str]:
     if is_local(path):
         p = local_path(path)
         return sorted(os.listdir(p)) if os.path.isdir(p) else []
-    backend = _backend(path)
-    return sorted(backend.listdir(path)) if backend.isdir(path) else []
+    try:  # no isdir test first: on ram:// and some buckets a prefix is no directory
+        return sorted(_backend(path).listdir(path))
+    except Exception as e:  # tf.errors.NotFoundError, or FileNotFoundError from a test backend
+        if isinstance(e, FileNotFoundError) or type(e).__name__ == "NotFoundError":
+            return []
+        raise
 
 
 def glob(directory: str, pattern: str) -> list[str]:
@@ -151,7 +155,7 @@ def remove(path: str, missing_ok: bool = True) -> None:
 def rmtree(path: str) -> None:
     if is_local(path):
         shutil.rmtree(local_path(path), ignore_errors=True)
-    elif isdir(path):
+    elif exists(path):
         _backend(path).rmtree(path)
 
 
