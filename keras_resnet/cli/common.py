@@ -19,6 +19,7 @@ from keras_resnet.errors import (
     TRANSIENT_EXIT,
     USER_ERROR_EXIT,
     Interrupted,
+    Transient,
     UserError,
     is_transient,
 )
@@ -65,16 +66,28 @@ def run_cli(fn, *args, **kwargs):
     except Exception as e:
         if not is_transient(e):
             raise
-        text = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        text = _first_informative_line(str(e)) or type(e).__name__
+        kind = "" if isinstance(e, Transient) else f"{type(e).__name__}: "
         print(
-            f"error: transient, retry: {type(e).__name__}: {text}; rerunning the same command "
-            "resumes from the last backup.",
+            f"error: transient, retry: {kind}{text}; rerunning the same command resumes from "
+            "the last backup.",
             file=sys.stderr,
             flush=True,
         )
         sys.exit(TRANSIENT_EXIT)
 
 
+def _first_informative_line(text: str) -> str:
+    """TensorFlow's graph errors start with a header and the Python stack that built the node
+    ("Graph execution error:", "Detected at node ...", "  File ..."): the line that says what
+    happened ("Collective ops is aborted by: ... Connection reset by peer") comes after."""
+    for line in text.splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith(_TF_HEADERS):
+            return line.strip()[:300]
+    return ""
+
+
+_TF_HEADERS = ("Graph execution error", "Detected at node")
 HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
 
 

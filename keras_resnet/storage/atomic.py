@@ -60,7 +60,7 @@ def _fsync(path: str) -> None:
 
 def _transient(path: str, error: BaseException) -> Transient:
     first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return Transient(f"storage error writing {path} ({first[:200]}); retry the same command")
+    return Transient(f"storage error writing {path} ({first[:200]})")
 
 
 def _upload(path: str, write, fault: str | None, tmp: str | None) -> None:

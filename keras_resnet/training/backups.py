@@ -149,13 +149,15 @@ class BackupStore:
             )
         return restored
 
-    def restore(self, model) -> int:
-        """Loads the newest usable generation into `model` (whose optimizer must be built);
-        returns its step, 0 when there is no backup. Raises UserError when backups exist but
-        none can be used, rather than silently starting over."""
+    def restore(self, model, at_most: int | None = None) -> int:
+        """Loads the newest usable generation into `model` (whose optimizer must be built),
+        of step `at_most` or older if given; returns its step, 0 when there is no backup.
+        Raises UserError when backups exist but none can be used, rather than silently
+        starting over."""
         for leftover in files.glob(self.directory, "*.tmp*"):
             files.remove(leftover)  # a temporary file a kill left: never a committed generation
-        candidates = [(_weights(self.directory, s), True) for s in reversed(self.steps())]
+        steps = [s for s in self.steps() if at_most is None or s <= at_most]
+        candidates = [(_weights(self.directory, s), True) for s in reversed(steps)]
         legacy = files.join(self.directory, LEGACY)
         if files.exists(legacy):
             candidates.append((legacy, False))  # no manifest to check it against

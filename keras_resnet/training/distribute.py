@@ -155,3 +155,28 @@ def average_non_trainable(model, strategy) -> None:
 
     for v, value in zip(variables, averaged()):
         v.assign(strategy.experimental_local_results(value)[0])
+
+
+def worker_consensus(strategy):
+    """`consensus(value) -> (min, max)` of an int over every worker, or None when `strategy`
+    is not multi-worker. A collective: every worker must call it at the same point of the run.
+
+    Workers decide together where to resume (the oldest step all of them backed up: a kill can
+    land between two workers' commits of the same step) and when to stop (a SIGTERM seen by
+    any worker stops all of them after the same step, each with its backup)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+
+    @tf.function
+    def gathered(value):
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(tf.reshape(value, [1]), axis=0)
+
+        return strategy.experimental_local_results(strategy.run(replica_fn))[0]
+
+    def consensus(value: int) -> tuple[int, int]:
+        values = gathered(tf.constant(int(value), tf.int64)).numpy()
+        return int(values.min()), int(values.max())
+
+    return consensus

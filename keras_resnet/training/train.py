@@ -125,8 +125,10 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with strategy.scope():
         model = build_model(config, spec, ds.num_classes, ds.input_shape)
+    consensus = distribute.worker_consensus(strategy)
+    graceful.consensus = consensus
     with strategy.scope():  # restoring builds the optimizer's (distributed) variables
-        initial_epoch = backup.restore(model)
+        initial_epoch = backup.restore(model, consensus)
     if multi_worker:
         distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
     callbacks = [
