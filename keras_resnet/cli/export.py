@@ -54,7 +54,7 @@ def main(argv=None) -> int:
             pre,
             version=args.version,
             model_name=args.model_name,
-            source=os.path.abspath(args.source),
+            source=os.path.abspath(args.source) if "://" not in args.source else args.source,
             precision=args.precision,
             weights_as_constants=args.weights_as_constants,
         )
