@@ -282,3 +282,32 @@ def test_tpu_local_skips_connect_to_cluster(monkeypatch, tpu, connects):
     assert distribute.get_strategy("tpu", tpu) == ("strategy", tpu)
     expected = [("connect", tpu)] if connects else []
     assert calls == expected + [("initialize", tpu)]
+
+
+@pytest.mark.slow
+def test_vertex_variables_default_workdir_export_and_tensorboard(tmp_path):
+    """keras-resnet-train with no --workdir on Vertex AI: AIP_* give the three locations."""
+    from tests import reliability_utils as u
+
+    env = {
+        **u.ENV,
+        "AIP_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        "AIP_MODEL_DIR": str(tmp_path / "model"),
+        "AIP_TENSORBOARD_LOG_DIR": str(tmp_path / "logs"),
+        "TF_CONFIG": json.dumps({"environment": "cloud", "job": {}}),  # a one-replica job
+    }
+    cmd = [arg for arg in u.main_cmd("unused") if not arg.startswith("--workdir")]
+    out = subprocess.run(
+        [*cmd, "--config.num_epochs=1", "--config.scale=0.1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "checkpoints" / "results.json").exists()
+    assert (tmp_path / "model" / "1" / "saved_model.pb").exists()
+    assert (tmp_path / "model" / "1" / "assets.extra" / "export_info.json").exists()
+    assert sorted(os.listdir(tmp_path / "logs")) == ["train", "validation"]
+    assert f"exported {tmp_path / 'model' / '1'}" in out.stdout
