@@ -137,3 +137,65 @@ def test_workdir_files_survive_a_kill_before_every_write():
             assert [int(r["epoch"]) for r in rows] == list(range(1, len(rows) + 1))
             assert wd.check_config(ROOT, {"model": "tiny", "seed": 0}) is (kill_at > 1)
             assert atomic.read_json(f"{ROOT}/results.json") is None  # the last write
+
+
+# config, class names, mean, metrics.csv (header), then per backup weights + manifest, per
+# epoch metrics.csv + last.keras, a rotation, model.keras, results.json, the backup deleted.
+RUN_WRITES = 22
+
+
+def _tiny_run():
+    from keras_resnet.configs import cifar10
+
+    config = cifar10.get_config("resnet8")
+    config.dataset = "digits"
+    config.batch_size, config.num_epochs, config.scale = 64, 1, 0.3  # 6 steps an epoch, 7 in all
+    config.backup_every_steps = 4
+    return config
+
+
+def _train_on_fake(store, tmp_path):
+    from keras_resnet.training import train
+
+    with mounted(store):
+        return train.train_and_evaluate(_tiny_run(), ROOT, tensorboard_dir=str(tmp_path / "tb"))
+
+
+def _check_finished(store):
+    with mounted(store):
+        rows = wd.read_metrics(ROOT)
+        assert [(int(r["epoch"]), int(r["step"])) for r in rows] == [(1, 6), (2, 7)]
+        assert atomic.read_json(f"{ROOT}/results.json")["steps"] == 7
+        assert not files.exists(f"{ROOT}/backup")
+
+
+def _killed_then_resumed(tmp_path, kill_at):
+    store = FakeObjectStore(kill_at=kill_at)
+    with pytest.raises(Killed):
+        _train_on_fake(store, tmp_path)
+    store.kill_at = None
+    _train_on_fake(store, tmp_path)
+    _check_finished(store)
+    return store
+
+
+def test_training_on_the_fake_store_killed_mid_run_resumes(tmp_path):
+    """The whole run touches the workdir only through keras_resnet.storage (a stray os call
+    would miss the fake), and a kill between two of its writes costs nothing on restart."""
+    store = FakeObjectStore()
+    _train_on_fake(store, tmp_path)
+    _check_finished(store)
+    assert store.writes == RUN_WRITES, store.log
+    # Killed before the 9th write (step 6's backup, after epoch 1's row and last.keras): the
+    # restart resumes at step 4 (never backs it up again), drops epoch 1's row and trains the
+    # epoch's last two steps again, once.
+    store = _killed_then_resumed(tmp_path, 9)
+    saves = [p for op, p in store.log if op == "upload" and "/backup/" in p]
+    assert saves.count(f"{ROOT}/backup/ckpt-00000004.weights.h5") == 1, saves
+    assert saves.count(f"{ROOT}/backup/ckpt-00000006.weights.h5") == 1, saves
+
+
+@pytest.mark.slow
+def test_training_on_the_fake_store_survives_a_kill_before_every_write(tmp_path):
+    for kill_at in range(1, RUN_WRITES + 1):
+        _killed_then_resumed(tmp_path, kill_at)
