@@ -196,6 +196,7 @@ def train_and_evaluate(
         results = atomic.read_json(files.join(own_dir, wd.RESULTS))
         if results is not None:
             logger.info(f"{own_dir} is already trained; nothing to do")
+            files.rmtree(files.join(own_dir, wd.BACKUP))  # if a kill cut its deletion short
             return results
     with interrupts.GracefulStop() as graceful:  # from the first write to the last
         try:
