@@ -182,3 +182,30 @@ def test_corrupt_backup_on_resume_end_to_end(tmp_path):
     assert "resuming at step 6 " in out.stderr
     u.check_continuous(workdir, **u.TINY)
     assert u.read_results(workdir)["steps"] == u.TINY["total_steps"]
+
+
+@pytest.mark.parametrize("peer_step, expected", [(12, 12), (8, 8), (0, 0)])
+def test_workers_resume_at_the_oldest_step_any_of_them_backed_up(tmp_path, peer_step, expected):
+    """A kill between two workers' commits of step 12: the one ahead goes back to the step the
+    other has (the previous generation), or to its initial weights when the other has none.
+    `consensus` stands in for distribute.worker_consensus's all-gather over the workers."""
+    from keras_resnet.training.callbacks import ResumableBackup
+
+    _saved(tmp_path, [8, 12])
+    model = _model()
+    initial = model.layers[0].kernel.numpy().copy()
+    backup = ResumableBackup(str(tmp_path / "backup"), 4, 6, 13)
+    epoch = backup.restore(model, consensus=lambda step: (min(step, peer_step), 12))
+    assert backup.saved_step == expected and int(model.optimizer.iterations) == expected
+    assert epoch == expected // 6
+    kernel = model.layers[0].kernel.numpy()
+    np.testing.assert_array_equal(kernel, initial if expected == 0 else float(expected))
+
+
+def test_a_step_no_worker_backed_up_is_an_error(tmp_path):
+    from keras_resnet.training.callbacks import ResumableBackup
+
+    _saved(tmp_path, [8, 12])
+    backup = ResumableBackup(str(tmp_path / "backup"), 4, 6, 13)
+    with pytest.raises(UserError, match="no backup of step 4, which another worker resumes"):
+        backup.restore(_model(), consensus=lambda step: (4, 12))

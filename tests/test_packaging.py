@@ -15,6 +15,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = (
     "keras-resnet-train",
+    "keras-resnet-cluster",
     "keras-resnet-eval",
     "keras-resnet-export",
     "keras-resnet-models",
@@ -30,6 +31,7 @@ SCRIPTS = (
 ENTRY_MODULES = (
     "keras_resnet",
     "keras_resnet.cli.train",
+    "keras_resnet.cli.cluster",
     "keras_resnet.cli.evaluate",
     "keras_resnet.cli.export",
     "keras_resnet.cli.models",

@@ -3,8 +3,10 @@
 User mistakes (a bad flag or value, an unknown model, a missing file, a workdir holding another
 run) must end in one line on stderr, `PROGRAM: error: ...`, and exit status 2, never a
 traceback or a page of usage: `fail` writes that line, `run_cli` turns a `UserError` into it,
-and `parse_flags` / `run_absl` answer bad flags with it. Everything else is a bug and keeps its
-traceback. Every script parses absl flags; see docs/design.md, "Command-line tools".
+and `parse_flags` / `run_absl` answer bad flags with it. A transient failure (a lost peer, a
+storage timeout) is one line and exit 138. The statuses are the table
+keras_resnet.errors.EXIT_CODES. Everything else is a bug and keeps its traceback. Every script
+parses absl flags; see docs/design.md, "Command-line tools".
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import signal
 import sys
 
 from keras_resnet.cli import startup
-from keras_resnet.errors import USER_ERROR_EXIT, Interrupted, UserError
+from keras_resnet.errors import (
+    EXIT,
+    TRANSIENT_EXIT,
+    USER_ERROR_EXIT,
+    Interrupted,
+    Transient,
+    UserError,
+    is_transient,
+)
 
 
 def exit_on_signals() -> None:
@@ -56,7 +66,8 @@ def fail(message: str) -> None:
 
 def run_cli(fn, *args, **kwargs):
     """Calls fn; a UserError becomes a one-line message and exit status 2; a handled SIGTERM
-    or Ctrl-C (Interrupted) one line and 128 + the signal (143, 130); a bare Ctrl-C 130."""
+    or Ctrl-C (Interrupted) one line and 128 + the signal (143, 130); a bare Ctrl-C 130; a
+    transient error (keras_resnet.errors.is_transient) one line and 138."""
     try:
         return fn(*args, **kwargs)
     except UserError as e:
@@ -66,9 +77,32 @@ def run_cli(fn, *args, **kwargs):
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume.", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(EXIT["interrupted"])
+    except Exception as e:
+        if not is_transient(e):
+            raise
+        text = _first_informative_line(str(e)) or type(e).__name__
+        kind = "" if isinstance(e, Transient) else f"{type(e).__name__}: "
+        print(
+            f"error: transient, retry: {kind}{text}; rerunning the same command resumes from "
+            "the last backup.",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.exit(TRANSIENT_EXIT)
 
 
+def _first_informative_line(text: str) -> str:
+    """TensorFlow's graph errors start with a header and the Python stack that built the node
+    ("Graph execution error:", "Detected at node ...", "  File ..."): the line that says what
+    happened ("Collective ops is aborted by: ... Connection reset by peer") comes after."""
+    for line in text.splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith(_TF_HEADERS):
+            return line.strip()[:300]
+    return ""
+
+
+_TF_HEADERS = ("Graph execution error", "Detected at node")
 HELP_FLAGS = ("-h", "--help", "-?", "--helpshort", "--helpfull")
 
 

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             pre,
             version=flag["version"],
             model_name=flag["model_name"],
-            source=os.path.abspath(source),
+            source=os.path.abspath(source) if "://" not in source else source,
             precision=flag["precision"],
             weights_as_constants=flag["weights_as_constants"],
         )

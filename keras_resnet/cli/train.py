@@ -5,7 +5,11 @@
         [--config.KEY=VALUE ...] [--strategy=mirrored --virtual_cpus=2]
 
 `--model` picks the recipe shipped in keras_resnet/configs: imagenet.py for ResNet-18..152 and
-plain-18/34, cifar10.py for any 6n+2 depth. `--config` takes any config file instead. The work
+plain-18/34, cifar10.py for any 6n+2 depth. `--workdir` (and `--export_dir`, `--tensorboard_dir`)
+may be a local folder or a bucket URI (gs://...); on Vertex AI they default to
+AIP_CHECKPOINT_DIR, AIP_MODEL_DIR and AIP_TENSORBOARD_LOG_DIR. TF_CONFIG is checked before
+TensorFlow starts (keras_resnet.training.cluster); `--tpu=local` is a TPU VM's own chips. Exit
+statuses: keras_resnet.errors.EXIT_CODES (0 done, 2 user error, 138 transient, 143 SIGTERM). `--config` takes any config file instead. The work
 is `keras_resnet.training.train.train_and_evaluate(config, workdir)`; this module only parses
 flags, and does nothing at import time. The log (devices, progress, epochs) goes to stderr at
 `--verbosity` (-1 warnings only, 0 info, 1 debug); stdout gets the result line.
@@ -53,11 +57,25 @@ def _define_flags():
         "config": config_flags.DEFINE_config_file(
             "config", None, "Config file, e.g. experiments/table6.py:resnet110.", lock_config=True
         ),
-        "workdir": flags.DEFINE_string("workdir", None, "Run directory (outputs, resume state)."),
+        "workdir": flags.DEFINE_string(
+            "workdir", None, "Run directory or bucket URI (default: $AIP_CHECKPOINT_DIR)."
+        ),
+        "export_dir": flags.DEFINE_string(
+            "export_dir",
+            None,
+            "After training, export the model there for TF Serving (default: $AIP_MODEL_DIR).",
+        ),
+        "tensorboard_dir": flags.DEFINE_string(
+            "tensorboard_dir",
+            None,
+            "TensorBoard logs (default: $AIP_TENSORBOARD_LOG_DIR, else WORKDIR/tensorboard).",
+        ),
         "strategy": flags.DEFINE_enum(
             "strategy", "auto", list(distribute.STRATEGIES), "tf.distribute strategy."
         ),
-        "tpu": flags.DEFINE_string("tpu", None, "TPU address for --strategy=tpu (or auto)."),
+        "tpu": flags.DEFINE_string(
+            "tpu", None, "TPU address for --strategy=tpu (or auto); 'local' on a TPU VM."
+        ),
         "virtual_cpus": flags.DEFINE_integer(
             "virtual_cpus", 0, "Split the host CPU into N logical devices (Mirrored, no GPUs)."
         ),
@@ -65,23 +83,36 @@ def _define_flags():
 
 
 def _train(values):
-    from keras_resnet.training import distribute, train
+    from keras_resnet.training import cluster, distribute, train
 
+    vertex = cluster.vertex_defaults()
     if values["config"].value is None:
         raise common.UserError("give --model=NAME (the paper's recipe) or --config=FILE:NAME.")
-    if not values["workdir"].value:
+    workdir = values["workdir"].value or vertex.get("workdir")
+    if not workdir:
         raise common.UserError("--workdir is required (WORKDIR= in make train).")
     distribute.configure_virtual_cpus(values["virtual_cpus"].value)
     strategy = distribute.get_strategy(values["strategy"].value, values["tpu"].value)
-    workdir = values["workdir"].value
-    results = train.train_and_evaluate(values["config"].value, workdir, strategy)
+    tensorboard_dir = values["tensorboard_dir"].value or vertex.get("tensorboard_dir")
+    results = train.train_and_evaluate(values["config"].value, workdir, strategy, tensorboard_dir)
+    own = distribute.worker_workdir(workdir, strategy)
+    export_dir = values["export_dir"].value or vertex.get("export_dir")
+    if export_dir and own == workdir:  # the chief's model; every worker's is the same
+        from keras_resnet.export import savedmodel
+
+        model, pre = savedmodel.load_source(workdir)
+        path = savedmodel.export_model(model, export_dir, pre, source=workdir)
+        print(f"exported {path}", flush=True)
     # The command's result, on stdout: everything else is logged on stderr.
-    print(train.result_line(results, distribute.worker_workdir(workdir, strategy)), flush=True)
+    print(train.result_line(results, own), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     common.set_program("keras-resnet-train")
     common.exit_on_signals()  # one line, not a traceback, for a Ctrl-C during the imports
+    from keras_resnet.training import cluster  # imports no TensorFlow
+
+    common.run_cli(cluster.normalise_environ)  # a bad TF_CONFIG: one line, before TF starts
     startup.quiet_tensorflow()  # before anything imports TensorFlow: keeps user errors one line
     argv = common.run_cli(_with_recipe, list(sys.argv if argv is None else argv))
     values = _define_flags()

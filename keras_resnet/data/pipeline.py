@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import math
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -18,7 +18,7 @@ import tensorflow as tf
 from keras_resnet.data import augment
 from keras_resnet.data.sources import IMAGENET, SMALL, Source
 from keras_resnet.errors import UserError
-from keras_resnet.storage import atomic
+from keras_resnet.storage import atomic, files
 
 AUTOTUNE = tf.data.AUTOTUNE
 MEAN_FILE = "mean.npy"
@@ -101,9 +101,9 @@ def compute_mean(ds: tf.data.Dataset, eval_fn, max_examples: int) -> np.ndarray:
 
 
 def load_or_compute_mean(train, eval_fn, max_examples, workdir, write: bool) -> np.ndarray:
-    path = os.path.join(workdir, MEAN_FILE) if workdir else None
-    if path and os.path.exists(path):
-        return np.load(path)
+    path = files.join(workdir, MEAN_FILE) if workdir else None
+    if path and files.exists(path):  # any file system (keras_resnet.storage.files)
+        return np.load(io.BytesIO(files.read_bytes(path)), allow_pickle=False)
     mean = compute_mean(train, eval_fn, max_examples)
     if path and write:
         # Atomic: a kill never leaves half a mean.

@@ -16,7 +16,6 @@ Modes (paper Section 3.4 and Table 4):
 from __future__ import annotations
 
 import logging
-import os
 
 import keras
 import ml_collections
@@ -29,7 +28,7 @@ from keras_resnet.data import augment
 from keras_resnet.errors import UserError
 from keras_resnet.models import preprocess_layer, pretrained, registry
 from keras_resnet.models.resnet import create_model
-from keras_resnet.storage import atomic
+from keras_resnet.storage import atomic, files
 from keras_resnet.training import inputs
 from keras_resnet.training import workdir as wd
 
@@ -38,11 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 def _load(workdir: str, checkpoint: str):
-    config_path = os.path.join(workdir, wd.CONFIG)
-    path = os.path.join(
+    config_path = files.join(workdir, wd.CONFIG)
+    path = files.join(
         workdir, wd.MODEL if checkpoint == "final" else f"checkpoints/{checkpoint}.keras"
     )
-    if not os.path.exists(config_path):
+    if not files.exists(config_path):
         raise UserError(
             f"{workdir} holds no trained model ({config_path} is missing); train first."
         )
@@ -53,9 +52,10 @@ def _load(workdir: str, checkpoint: str):
             "a checkpoint on the test set would be test-set selection; use --checkpoint=final "
             "or train with --config.data.val_split=N."
         )
-    if not os.path.exists(path):
+    if not files.exists(path):
         raise UserError(f"{workdir} holds no trained model ({path} is missing); train first.")
-    return config, keras.models.load_model(path)
+    with files.local_copy(path) as local:  # a workdir may be in a bucket
+        return config, keras.models.load_model(local)
 
 
 def _errors(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -168,7 +168,7 @@ def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
 
 def _finish(workdir, mode, errors, n) -> dict:
     result = {"mode": mode, "images": n, **errors}
-    atomic.atomic_write_json(os.path.join(workdir, f"eval_{mode}.json"), result)
+    atomic.atomic_write_json(files.join(workdir, f"eval_{mode}.json"), result)
     return result
 
 

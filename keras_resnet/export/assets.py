@@ -13,6 +13,8 @@ import os
 
 import numpy as np
 
+from keras_resnet.storage import atomic
+
 PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 
 # Defaults sized for a few CPU cores: batches big enough to amortise per-call overhead, a
@@ -88,8 +90,6 @@ def write_warmup_requests(
 
 
 def _write_text(path: str, text: str) -> None:
-    # Write-then-rename so a server polling the config never reads half a file.
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    # Atomic (keras_resnet.storage.atomic), so a server polling the config never reads half a
+    # file, on a disk or in a bucket.
+    atomic.atomic_write_text(path, text)

@@ -13,6 +13,11 @@ Layout written under EXPORT_DIR (a base path `tensorflow_model_server` serves as
 
     <version>/                  SavedModel; signatures `serving_default` and `predict_images`
     <version>/assets.extra/     tf_serving_warmup_requests, export_info.json
+
+EXPORT_DIR may be a local folder or a bucket (gs://, any tf.io.gfile URI). Locally a version is
+built in a hidden folder and renamed into place. On a bucket, where a rename is a copy plus a
+delete, it is built in a local folder and uploaded object by object, `saved_model.pb` after
+the variables and `assets.extra/export_info.json` last: that file is the version's commit.
     NAME-<version>.keras        raw 0-255 pixels in, probabilities out (preprocessing built in)
     models.config  batching_parameters.txt  monitoring.config
 
@@ -27,20 +32,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 
 from keras_resnet.export import assets as export_assets
 from keras_resnet.export.served_inputs import Preprocessing, from_workdir, load_labels, load_mean
 from keras_resnet.imaging.classes import imagenet_class_names
+from keras_resnet.storage import atomic, files
 
 SERVING_DEFAULT = "serving_default"
 PREDICT_IMAGES = "predict_images"
+EXPORT_INFO = "assets.extra/export_info.json"  # written last: on a bucket, the commit
 
 
 def next_version(export_dir: str) -> int:
     """1 + the largest numeric version directory already there (1 for a new directory)."""
-    if not os.path.isdir(export_dir):
-        return 1
-    versions = [int(d) for d in os.listdir(export_dir) if d.isdigit()]
+    versions = [int(d) for d in files.listdir(export_dir) if d.isdigit()]
     return max(versions, default=0) + 1
 
 
@@ -154,17 +160,22 @@ def export_model(
 
     model = inference_model(model, precision)
 
-    export_dir = os.path.abspath(export_dir)
-    model_name = model_name or os.path.basename(export_dir.rstrip("/"))
+    local = files.is_local(export_dir)
+    export_dir = os.path.abspath(files.local_path(export_dir)) if local else export_dir.rstrip("/")
+    model_name = model_name or files.basename(export_dir)
     version = next_version(export_dir) if version is None else int(version)
-    final = os.path.join(export_dir, str(version))
-    if os.path.exists(final):
+    final = files.join(export_dir, str(version))
+    if files.exists(final):
         raise FileExistsError(
             f"Version {version} already exists at {final}; pick another --version."
         )
-    os.makedirs(export_dir, exist_ok=True)
-    # Build in a hidden directory and rename: a polling server never sees a half-written version.
-    tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
+    files.makedirs(export_dir)
+    # Build in a hidden directory and rename (locally), or upload with the commit file last (a
+    # bucket): a polling server never sees a half-written version as complete.
+    if local:
+        tmp = os.path.join(export_dir, f".tmp-{version}-{os.getpid()}")
+    else:
+        tmp = tempfile.mkdtemp(prefix="keras-resnet-export-")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         module, signatures = _serving_module(model, pre, weights_as_constants)
@@ -175,16 +186,20 @@ def export_model(
         info.update(weights="constants" if weights_as_constants else "variables")
         with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
             json.dump(info, f, indent=2)
-        os.rename(tmp, final)
+        if local:
+            os.rename(tmp, final)
+        else:
+            files.upload_tree(tmp, final, last=("saved_model.pb", EXPORT_INFO))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # only left behind when something failed
 
-    app_model(model, pre).save(os.path.join(export_dir, f"{model_name}-{version}.keras"))
+    app_path = files.join(export_dir, f"{model_name}-{version}.keras")
+    atomic.atomic_write(app_path, app_model(model, pre).save, tmp=f".tmp-{model_name}.keras")
     export_assets.write_models_config(
-        os.path.join(export_dir, "models.config"), {model_name: export_dir}
+        files.join(export_dir, "models.config"), {model_name: export_dir}
     )
-    export_assets.write_batching_parameters(os.path.join(export_dir, "batching_parameters.txt"))
-    export_assets.write_monitoring_config(os.path.join(export_dir, "monitoring.config"))
+    export_assets.write_batching_parameters(files.join(export_dir, "batching_parameters.txt"))
+    export_assets.write_monitoring_config(files.join(export_dir, "monitoring.config"))
     return final
 
 
@@ -207,22 +222,23 @@ def load_source(
     from keras_resnet.models import preprocess_layer
 
     fields: dict = {}
-    if os.path.isdir(source):
-        path = os.path.join(source, "model.keras")
-        if not os.path.exists(path):
+    if files.isdir(source):
+        path = files.join(source, "model.keras")
+        if not files.exists(path):
             raise FileNotFoundError(f"{source} is a directory without model.keras; train first.")
-        config_path = os.path.join(source, "config.json")
+        config_path = files.join(source, "config.json")
         config = {}
-        if os.path.exists(config_path):
-            with open(config_path) as f:
-                config = json.load(f)
+        if files.exists(config_path):
+            config = json.loads(files.read_text(config_path))
         fields = from_workdir(source, config)
-    elif os.path.exists(source):
+    elif files.exists(source):
         path = source
     else:
         raise FileNotFoundError(f"No such workdir or .keras file: {source}")
     # safe_mode=True: the file may come from anywhere; never run pickled lambdas from it.
-    model = _logits_model(keras.models.load_model(path, compile=False, safe_mode=True))
+    with files.local_copy(path) as local_file:
+        loaded = keras.models.load_model(local_file, compile=False, safe_mode=True)
+    model = _logits_model(loaded)
     if preprocess_layer.takes_raw_pixels(model):
         # Converted weights carry their normalisation in the model: raw 0-255 pixels go in.
         fields.update(scale=1.0, mean=None, std=None)

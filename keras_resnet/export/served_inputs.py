@@ -18,12 +18,13 @@ Resizing and cropping are keras_resnet.imaging.views, the functions training's e
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
-import os
 
 import numpy as np
 
 from keras_resnet.imaging.classes import CIFAR10_NAMES, imagenet_class_names
+from keras_resnet.storage import files
 
 # File names a training workdir may use; the first that exists wins.
 MEAN_FILES = ("mean.npy", "pixel_mean.npy", "mean_image.npy", "per_pixel_mean.npy")
@@ -79,9 +80,9 @@ class Preprocessing:
 
 def load_mean(path: str) -> np.ndarray:
     """A mean file (.npy, never unpickled) or a comma list like `125.3,123.0,113.9`."""
-    if os.path.exists(path):
+    if files.exists(path):
         try:
-            mean = np.load(path, allow_pickle=False)
+            mean = np.load(io.BytesIO(files.read_bytes(path)), allow_pickle=False)
         except ValueError as e:
             raise ValueError(f"Mean file {path} is not a plain .npy array: {e}") from None
     else:
@@ -100,8 +101,7 @@ def load_mean(path: str) -> np.ndarray:
 
 def load_labels(path: str) -> list[str]:
     """One label per line (blank lines ignored), or a JSON list."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    text = files.read_text(path)
     if text.lstrip().startswith("["):
         return [str(v) for v in json.loads(text)]
     return [line.strip() for line in text.splitlines() if line.strip()]
@@ -109,8 +109,8 @@ def load_labels(path: str) -> list[str]:
 
 def _first_existing(directory: str, names) -> str | None:
     for name in names:
-        path = os.path.join(directory, name)
-        if os.path.exists(path):
+        path = files.join(directory, name)
+        if files.exists(path):
             return path
     return None
 

@@ -21,6 +21,9 @@ ACTION is one of:
     fill  (write points only) fill the file system that is about to be written with a ballast
           file, so that the write that follows meets a real ENOSPC from the kernel. Refused on
           file systems over 1 GiB: it is meant for a small tmpfs, never for a real disk.
+    timeout  (write points only) raise TimeoutError after the temporary file is written and
+          before it is renamed or uploaded: what a bucket that stops answering looks like to
+          the writer (keras_resnet.storage.atomic turns it into exit 138, retry).
 
 The points sit in the real code paths so that the tests exercise what users run. Unset, the
 variable costs one `is None` test per point.
@@ -34,7 +37,7 @@ import signal
 
 ENV = "KERAS_RESNET_FAULT"
 POINTS = ("step", "backup", "checkpoint", "metrics", "model", "results")
-ACTIONS = ("kill", "term", "int", "fill")
+ACTIONS = ("kill", "term", "int", "fill", "timeout")
 BALLAST = ".fault-ballast"
 MAX_FILL_BYTES = 1 << 30
 
@@ -82,7 +85,7 @@ def point(name: str) -> None:
     if _PLAN is None:
         return
     action = _due(name)
-    if action is not None and action != "fill":
+    if action in ("kill", "term", "int"):
         _signal_self(action)
 
 
@@ -119,3 +122,5 @@ def writing(name: str, tmp: str):
         os.truncate(tmp, os.path.getsize(tmp) // 2)
     if action in ("kill", "term", "int"):
         _signal_self(action)
+    if action == "timeout":
+        raise TimeoutError(f"{ENV}: storage timed out writing {os.path.basename(tmp)}")

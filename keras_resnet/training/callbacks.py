@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 import keras
 
 from keras_resnet.errors import UserError
-from keras_resnet.storage import atomic, faults
+from keras_resnet.storage import atomic, faults, files
 from keras_resnet.training import backups
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
@@ -71,11 +70,30 @@ class ResumableBackup(keras.callbacks.Callback):
         self.store = backups.BackupStore(backup_dir)
         self.step = self.saved_step = None
 
-    def restore(self, model) -> int:
-        """Loads the newest good backup into `model`, if any; returns the epoch to resume in."""
+    def restore(self, model, consensus=None) -> int:
+        """Loads the newest good backup into `model`, if any; returns the epoch to resume in.
+
+        With several workers (`consensus`: keras_resnet.training.distribute.worker_consensus)
+        all resume at the oldest step any of them restored: a kill can land after one worker
+        committed a generation and before another did, and both keep the one before."""
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        step = self.saved_step = self.store.restore(model)
+        fresh = [v.numpy() for v in model.weights + model.optimizer.variables]
+        step = self.store.restore(model)
+        if consensus is not None and (agreed := consensus(step)[0]) != step:
+            logger.warning(f"another worker backed up only step {agreed}; resuming there")
+            if agreed == 0:  # a peer has no backup: start over, from the same initial weights
+                for v, value in zip(model.weights + model.optimizer.variables, fresh):
+                    v.assign(value)
+                step = 0
+            else:
+                step = self.store.restore(model, at_most=agreed)
+            if step != agreed:
+                raise UserError(
+                    f"this worker has no backup of step {agreed}, which another worker resumes "
+                    f"from ({self.store.describe()}); move the workdir away to start over."
+                )
+        self.saved_step = step
         if step >= self.total_steps:
             return math.ceil(self.total_steps / self.steps_per_epoch)
         return step // self.steps_per_epoch
@@ -171,7 +189,7 @@ class LearningRate(_StepCounter):
         self.c, self.base_lr, self.workdir = config, base_lr, workdir
         self.initial_epoch = initial_epoch
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
-        self.state_path = os.path.join(workdir, wd.SCHEDULE_STATE)
+        self.state_path = files.join(workdir, wd.SCHEDULE_STATE)
         self.current = None
 
     def on_train_begin(self, logs=None):

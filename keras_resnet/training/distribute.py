@@ -7,14 +7,15 @@ logical devices so that Mirrored runs (and is tested) on a machine without GPUs.
 
 from __future__ import annotations
 
-import json
-import os
-
 import tensorflow as tf
 
 from keras_resnet.errors import UserError
+from keras_resnet.training import cluster as cluster_contract
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
+# --tpu values meaning "the TPU attached to this VM", as tensorflow/models' tpu_initialize
+# treats them: the resolver finds it, and there is no remote cluster to connect to.
+LOCAL_TPU = (None, "", "local")
 
 
 def configure_virtual_cpus(n: int) -> None:
@@ -30,13 +31,6 @@ def configure_virtual_cpus(n: int) -> None:
         raise UserError(f"--virtual_cpus must be set before TensorFlow starts: {e}") from None
 
 
-def _tf_config() -> dict:
-    try:
-        return json.loads(os.environ.get("TF_CONFIG") or "{}")
-    except json.JSONDecodeError as e:
-        raise UserError(f"TF_CONFIG is not valid JSON: {e}") from None
-
-
 def _mirrored(gpus) -> tf.distribute.Strategy:
     if gpus:
         return tf.distribute.MirroredStrategy()
@@ -48,11 +42,12 @@ def get_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.St
     """Returns the strategy called `name` (one of STRATEGIES)."""
     if name not in STRATEGIES:
         raise UserError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}.")
-    if name == "auto" and _tf_config().get("cluster"):
+    cluster = cluster_contract.normalise_environ()  # one line for a malformed TF_CONFIG
+    if name == "auto" and cluster is not None:
         name = "multi_worker"
     if name == "multi_worker":
         # Must come before anything initialises the runtime (listing logical devices does).
-        if not _tf_config().get("cluster"):
+        if cluster is None:
             raise UserError(
                 "--strategy=multi_worker needs TF_CONFIG with a 'cluster' and a 'task'."
             )
@@ -71,7 +66,8 @@ def get_strategy(name: str = "auto", tpu: str | None = None) -> tf.distribute.St
         return _mirrored(gpus)
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
-        tf.config.experimental_connect_to_cluster(resolver)
+        if tpu not in LOCAL_TPU:  # a TPU VM's own chips: nothing to connect to
+            tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as e:
         raise UserError(f"cannot reach a TPU at {tpu or '(local)'}: {str(e)[:200]}") from None
@@ -89,26 +85,22 @@ def check_global_batch(batch_size: int, strategy: tf.distribute.Strategy) -> int
     return batch_size // replicas
 
 
+def _cluster(strategy: tf.distribute.Strategy):
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+    return cluster_contract.from_environ()
+
+
 def worker_index(strategy: tf.distribute.Strategy) -> int:
-    """0 on the chief (and in single-worker runs), the worker's task index + 1 elsewhere."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return 0
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type == "chief" or (task_type == "worker" and task_id == 0 and not _has_chief()):
-        return 0
-    return int(task_id) + (1 if _has_chief() else 0)
-
-
-def _has_chief() -> bool:
-    return "chief" in _tf_config().get("cluster", {})
+    """0 on the chief (or worker 0 without a chief, and in single-worker runs), 1.. elsewhere."""
+    cluster = _cluster(strategy)
+    return cluster.worker_index if cluster is not None else 0
 
 
 def worker_workdir(workdir: str, strategy: tf.distribute.Strategy) -> str:
     """The chief writes to `workdir`; other workers to `workdir/worker<k>`, so that their
     backups and files (needed for their own restarts) never collide with the chief's."""
-    k = worker_index(strategy)
-    return workdir if k == 0 else os.path.join(workdir, f"worker{k}")
+    return cluster_contract.worker_workdir(workdir, _cluster(strategy))
 
 
 def patch_keras_for_multi_worker(model, strategy, train_ds) -> None:
@@ -163,3 +155,28 @@ def average_non_trainable(model, strategy) -> None:
 
     for v, value in zip(variables, averaged()):
         v.assign(strategy.experimental_local_results(value)[0])
+
+
+def worker_consensus(strategy):
+    """`consensus(value) -> (min, max)` of an int over every worker, or None when `strategy`
+    is not multi-worker. A collective: every worker must call it at the same point of the run.
+
+    Workers decide together where to resume (the oldest step all of them backed up: a kill can
+    land between two workers' commits of the same step) and when to stop (a SIGTERM seen by
+    any worker stops all of them after the same step, each with its backup)."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return None
+
+    @tf.function
+    def gathered(value):
+        def replica_fn():
+            ctx = tf.distribute.get_replica_context()
+            return ctx.all_gather(tf.reshape(value, [1]), axis=0)
+
+        return strategy.experimental_local_results(strategy.run(replica_fn))[0]
+
+    def consensus(value: int) -> tuple[int, int]:
+        values = gathered(tf.constant(int(value), tf.int64)).numpy()
+        return int(values.min()), int(values.max())
+
+    return consensus

@@ -11,6 +11,12 @@ handlers between bytecodes, so the training loop notices it when the step is ove
 - outside `fit` (reading data, the final save and evaluation), or at a second signal: the
   stop is immediate; every write is atomic, and the last backup is where a rerun resumes.
 The rerun then resumes from exactly the step the message names.
+
+With several workers (`consensus` set: keras_resnet.training.distribute.worker_consensus) the
+workers agree after every step, and at every epoch end, whether any of them was signalled, so
+all stop after the same step, each with its backup of it (a worker that stopped alone would
+leave the others blocked in the next all-reduce). A worker stopped for a peer's signal exits
+with 138 (transient: retry), a signalled one with 128 + the signal.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import threading
 
 import keras
 
-from keras_resnet.errors import Interrupted
+from keras_resnet.errors import TRANSIENT_EXIT, Interrupted
 
 NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
 
@@ -35,6 +41,8 @@ class GracefulStop(keras.callbacks.Callback):
         self.backup = backup
         self.signum = None
         self.in_fit = False
+        self.consensus = None  # set by training when there are several workers
+        self.stopping = False  # some worker was signalled (agreed with the others)
         self._previous = {}
 
     def __enter__(self):
@@ -57,14 +65,23 @@ class GracefulStop(keras.callbacks.Callback):
         raise self._stop(saved=False)
 
     def _stop(self, saved: bool) -> Interrupted:
-        name = NAMES[self.signum]
+        if self.signum is None:  # stopped with the other workers, for their signal
+            name, code = "another worker was stopped by a signal", TRANSIENT_EXIT
+        else:
+            name, code = NAMES[self.signum], 128 + int(self.signum)
         if saved:
             where = f"saved a backup at step {self.backup.saved_step} in {self.backup.backup_dir}"
         else:
             where = f"stopped outside a training step; {self.describe_backup()}"
-        return Interrupted(
-            f"{name}: {where}; rerun the same command to resume.", 128 + int(self.signum)
-        )
+        return Interrupted(f"{name}: {where}; rerun the same command to resume.", code)
+
+    def _agreed(self) -> bool:
+        """Whether any worker was signalled; a collective with several workers."""
+        signalled = self.signum is not None
+        if self.consensus is not None:
+            signalled = self.consensus(int(signalled))[1] > 0
+        self.stopping = self.stopping or signalled
+        return self.stopping
 
     def describe_backup(self) -> str:
         return self.backup.store.describe() if self.backup else "no backup written yet"
@@ -78,12 +95,12 @@ class GracefulStop(keras.callbacks.Callback):
             raise self._stop(saved=False)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.signum is not None and not self.backup.at_epoch_end():
+        if self._agreed() and not self.backup.at_epoch_end():
+            self.backup.save_now()  # a signal now is only recorded: the save finishes
             self.in_fit = False
-            self.backup.save_now()
             raise self._stop(saved=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.signum is not None:  # the backup (earlier in the list) saved the epoch's end
+        if self._agreed():  # the backup (earlier in the list) saved the epoch's end
             self.in_fit = False
             raise self._stop(saved=True)

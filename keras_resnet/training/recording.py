@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import statistics
 import time
 
 import keras
 
 from keras_resnet import progress
+from keras_resnet.storage import files
 from keras_resnet.training import workdir as wd
 from keras_resnet.training.backups import optimizer_step
 
@@ -79,7 +79,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.workdir, self.epochs, self.total_steps = workdir, epochs, total_steps
         self.global_batch = global_batch
         self.log = log or logging.getLogger(__name__).info
-        self.checkpoints = os.path.join(workdir, wd.CHECKPOINTS)
+        self.checkpoints = files.join(workdir, wd.CHECKPOINTS)
 
     def on_train_begin(self, logs=None):
         done = self.initial_epoch  # epochs completed before this (re)start
@@ -90,7 +90,7 @@ class EpochRecorder(keras.callbacks.Callback):
         self.step = self.start_step = optimizer_step(self.model)
         self.start_time = time.time()
         self.throttle = progress.Throttle(self.progress_every_s)
-        os.makedirs(self.checkpoints, exist_ok=True)
+        files.makedirs(self.checkpoints)
         if self.step:
             where = f"epoch {done + 1}/{self.epochs}" if done < self.epochs else "training done"
             self.log(f"resuming at step {self.step} ({where})")
@@ -138,11 +138,11 @@ class EpochRecorder(keras.callbacks.Callback):
         }
         self.rows.append(row)
         wd.write_metrics(self.workdir, self.rows, FIELDS)
-        last = os.path.join(self.checkpoints, "last.keras")
+        last = files.join(self.checkpoints, "last.keras")
         wd.save_model_atomic(self.model, last, fault="checkpoint")
         if self.select_best and row["val_top1_error"] != "" and row["val_top1_error"] < self.best:
             self.best = row["val_top1_error"]
-            best = os.path.join(self.checkpoints, "best.keras")
+            best = files.join(self.checkpoints, "best.keras")
             wd.save_model_atomic(self.model, best, fault="checkpoint")
         self.log(self._line(row))
 

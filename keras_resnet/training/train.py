@@ -16,8 +16,6 @@ import dataclasses
 import importlib.util
 import logging
 import math
-import os
-import shutil
 import time
 
 import keras
@@ -29,7 +27,7 @@ from keras_resnet.errors import UserError
 from keras_resnet.models import registry
 from keras_resnet.models.fused_bn import use_fused_batchnorm
 from keras_resnet.models.resnet import create_model
-from keras_resnet.storage import atomic
+from keras_resnet.storage import atomic, files
 from keras_resnet.training import (
     backups,
     distribute,
@@ -130,25 +128,27 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
     return model
 
 
-def _tensorboard(workdir: str) -> keras.callbacks.Callback:
+def _tensorboard(log_dir: str) -> keras.callbacks.Callback:
     if importlib.util.find_spec("tensorboard") is None:  # TF 2.21 no longer pulls it in
         logger.warning("tensorboard is not installed: no TensorBoard logs (pip install it)")
         return keras.callbacks.Callback()
-    return keras.callbacks.TensorBoard(os.path.join(workdir, wd.TENSORBOARD), write_graph=False)
+    return keras.callbacks.TensorBoard(log_dir, write_graph=False)
 
 
-def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Plan):
+def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Plan, tb_dir):
     """Builds (or restores) the model, trains it and saves model.keras; returns the model,
     its test metrics and the training time."""
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     with strategy.scope():
         model = build_model(config, spec, ds.num_classes, ds.input_shape)
+    consensus = distribute.worker_consensus(strategy)
+    graceful.consensus = consensus
     with strategy.scope():  # restoring builds the optimizer's (distributed) variables
-        initial_epoch = backup.restore(model)
+        initial_epoch = backup.restore(model, consensus)
     if multi_worker:
         distribute.patch_keras_for_multi_worker(model, strategy, ds.train)
     callbacks = [
-        cb.NanGuard(os.path.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
+        cb.NanGuard(files.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
         cb.EpochClock(ds.steps_per_epoch, run.total_steps),
         cb.LearningRate(
             config, run.base_lr, ds.steps_per_epoch, run.total_steps, own_dir, initial_epoch
@@ -166,7 +166,7 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
         graceful,  # after the backup: on SIGTERM, the epoch-end backup is already saved
     ]
     if own_dir == workdir:  # TensorBoard logs: the chief's only
-        callbacks.append(_tensorboard(workdir))
+        callbacks.append(_tensorboard(tb_dir or files.join(workdir, wd.TENSORBOARD)))
     start = time.time()
     model.fit(
         ds.train,
@@ -181,7 +181,7 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
     train_time = time.time() - start
     if multi_worker:
         distribute.average_non_trainable(model, strategy)
-    wd.save_model_atomic(model, os.path.join(own_dir, wd.MODEL), fault="model")
+    wd.save_model_atomic(model, files.join(own_dir, wd.MODEL), fault="model")
     testing = progress.Progress(
         "testing", _batches(ds.test), unit="batches", every_s=config.progress_every_s
     )
@@ -196,21 +196,29 @@ def _batches(dataset) -> int | None:
     return n if n >= 0 else None  # unknown or infinite
 
 
-def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
-    """Trains `config` in `workdir` (resuming if it holds the same run); returns results.json."""
+def train_and_evaluate(
+    config, workdir: str, strategy=None, tensorboard_dir: str | None = None
+) -> dict:
+    """Trains `config` in `workdir` (resuming if it holds the same run); returns results.json.
+
+    `workdir` and `tensorboard_dir` (default `workdir/tensorboard`) may be local paths or any
+    tf.io.gfile URI (gs://, ram://): keras_resnet.storage.files."""
     spec = validate(config)
     strategy = strategy or distribute.get_strategy("auto")
     distribute.check_global_batch(config.batch_size, strategy)
     own_dir = distribute.worker_workdir(workdir, strategy)
     config_dict = config.to_dict()
     if wd.check_config(own_dir, config_dict):
-        results = atomic.read_json(os.path.join(own_dir, wd.RESULTS))
+        results = atomic.read_json(files.join(own_dir, wd.RESULTS))
         if results is not None:
             logger.info(f"{own_dir} is already trained; nothing to do")
+            files.rmtree(files.join(own_dir, wd.BACKUP))  # if a kill cut its deletion short
             return results
     with interrupts.GracefulStop() as graceful:  # from the first write to the last
         try:
-            return _run(config, config_dict, spec, strategy, workdir, own_dir, graceful)
+            return _run(
+                config, config_dict, spec, strategy, workdir, own_dir, graceful, tensorboard_dir
+            )
         except atomic.DiskFull as e:
             raise atomic.DiskFull(
                 f"{e}; {graceful.describe_backup()}. Free some space and rerun the same "
@@ -218,7 +226,7 @@ def train_and_evaluate(config, workdir: str, strategy=None) -> dict:
             ) from None
 
 
-def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dict:
+def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful, tb_dir) -> dict:
     source = inputs.source_for_config(config)
     finetune.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
     machine.log_devices()  # after every check: a refused run's error stays one line
@@ -226,7 +234,7 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
     if source.class_names:  # export serves them with the model (keras_resnet.export)
         names = "".join(f"{n}\n" for n in source.class_names)
-        atomic.atomic_write_text(os.path.join(own_dir, wd.CLASS_NAMES), names)
+        atomic.atomic_write_text(files.join(own_dir, wd.CLASS_NAMES), names)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     raw = finetune.brings_normalization(config.get("init_from") or None, spec.name)
@@ -240,7 +248,7 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
         f"lr {run.base_lr:g}"
     )
     backup = graceful.backup = cb.ResumableBackup(
-        os.path.join(own_dir, wd.BACKUP),
+        files.join(own_dir, wd.BACKUP),
         config.backup_every_steps,
         ds.steps_per_epoch,
         run.total_steps,
@@ -248,7 +256,7 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
     keras.mixed_precision.set_dtype_policy(base.DTYPE_POLICIES[config.precision])
     try:
         model, test, train_time = _fit(
-            config, spec, strategy, ds, own_dir, workdir, backup, graceful, run
+            config, spec, strategy, ds, own_dir, workdir, backup, graceful, run, tb_dir
         )
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
@@ -266,9 +274,9 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful) -> dic
         "images_per_sec": recording.median_images_per_sec(rows),
         "train_time_s": round(train_time, 1),
     }
-    atomic.atomic_write_json(os.path.join(own_dir, wd.RESULTS), results, fault="results")
+    atomic.atomic_write_json(files.join(own_dir, wd.RESULTS), results, fault="results")
     # Only now is the backup no longer needed: a kill before this line resumes at the end.
-    shutil.rmtree(os.path.join(own_dir, wd.BACKUP), ignore_errors=True)
+    files.rmtree(files.join(own_dir, wd.BACKUP))
     return results
 
 
@@ -278,5 +286,5 @@ def result_line(results: dict, workdir: str) -> str:
         f"test top-1 error {results['top1_error']:.2f}%, top-5 error "
         f"{results['top5_error']:.2f}% ({results['steps']} steps, {results['epochs']} epoch(s), "
         f"{results['images_per_sec']:.0f} images/s); results in "
-        f"{os.path.join(workdir, wd.RESULTS)}"
+        f"{files.join(workdir, wd.RESULTS)}"
     )

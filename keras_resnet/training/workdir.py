@@ -8,19 +8,21 @@ backup/          step-level backups, two generations (training.backups), deleted
 checkpoints/     best.keras (lowest val top-1 error) and last.keras
 model.keras      the final model
 results.json     final test top1_error, top5_error (percent), epochs, steps, images_per_sec
+
+The workdir may be any path keras_resnet.storage.files knows: a local folder, gs://bucket/run,
+ram://run (tests). Each file here is one object, written whole (keras_resnet.storage.atomic);
+the backup's generations, which span two objects, are committed by a manifest.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import glob
 import io
 import json
-import os
 
 from keras_resnet.configs.base import ADDED_KEYS, REPORTING_ONLY
 from keras_resnet.errors import UserError
+from keras_resnet.storage import files
 from keras_resnet.storage.atomic import (
     TEMP_PATTERNS,
     atomic_write,
@@ -44,7 +46,7 @@ def save_model_atomic(model, path: str, fault: str | None = None) -> None:
     """`model.save` to `<dir>/.tmp-<name>` (Keras wants the .keras suffix), then rename. Fused
     BN layers are standard Keras layers on disk (keras_resnet.models.fused_bn), so the file
     opens anywhere."""
-    tmp = os.path.join(os.path.dirname(path), f".tmp-{os.path.basename(path)}")
+    tmp = files.join(files.dirname(path), f".tmp-{files.basename(path)}")
     atomic_write(path, model.save, fault, tmp=tmp)
 
 
@@ -53,10 +55,9 @@ def remove_stale_temps(workdir: str) -> list[str]:
     found = []
     for sub in ("", CHECKPOINTS):
         for pattern in TEMP_PATTERNS:
-            found += glob.glob(os.path.join(workdir, sub, pattern))
+            found += files.glob(files.join(workdir, sub) if sub else workdir, pattern)
     for path in found:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+        files.remove(path)
     return found
 
 
@@ -83,7 +84,7 @@ def check_config(workdir: str, config_dict: dict) -> bool:
     Reading only: nothing is written, so a refused rerun leaves the old run untouched. Keys
     that only change reporting (configs.base.REPORTING_ONLY) may differ.
     """
-    old = read_json(os.path.join(workdir, CONFIG))
+    old = read_json(files.join(workdir, CONFIG))
     if old is None:
         return False
     new = _normalised(config_dict)
@@ -103,16 +104,15 @@ def check_config(workdir: str, config_dict: dict) -> bool:
 
 
 def write_config(workdir: str, config_dict: dict) -> None:
-    os.makedirs(workdir, exist_ok=True)
-    atomic_write_json(os.path.join(workdir, CONFIG), _normalised(config_dict))
+    files.makedirs(workdir)
+    atomic_write_json(files.join(workdir, CONFIG), _normalised(config_dict))
 
 
 def read_metrics(workdir: str) -> list[dict]:
-    path = os.path.join(workdir, METRICS)
-    if not os.path.exists(path):
+    path = files.join(workdir, METRICS)
+    if not files.exists(path):
         return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    return list(csv.DictReader(io.StringIO(files.read_text(path), newline="")))
 
 
 def write_metrics(workdir: str, rows: list[dict], fields: list[str]) -> None:
@@ -120,4 +120,4 @@ def write_metrics(workdir: str, rows: list[dict], fields: list[str]) -> None:
     writer = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    atomic_write_text(os.path.join(workdir, METRICS), buf.getvalue(), fault="metrics")
+    atomic_write_text(files.join(workdir, METRICS), buf.getvalue(), fault="metrics")
