@@ -37,6 +37,7 @@ def test_every_console_script_is_covered():
     assert sorted(CONSOLE_SCRIPTS) == [
         "keras-resnet-analysis",
         "keras-resnet-bench",
+        "keras-resnet-cluster",
         "keras-resnet-demo",
         "keras-resnet-eval",
         "keras-resnet-export",

@@ -200,7 +200,7 @@ def test_train_cli_refuses_a_bad_tf_config_before_tensorflow_starts():
     )
     assert out.returncode == 2 and out.stdout.strip() == "False", out
     assert out.stderr.strip() == (
-        "error: TF_CONFIG: task index 3 is not an integer in 0..0 for the 1 worker task(s)."
+        "keras-resnet-train: error: TF_CONFIG: task index 3 is not an integer in 0..0 for the 1 worker task(s)."
     )
 
 

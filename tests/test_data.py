@@ -12,6 +12,7 @@ from keras_resnet import data
 from keras_resnet.configs import cifar10, imagenet
 from keras_resnet.data import augment
 from keras_resnet.errors import UserError
+from keras_resnet.training import inputs
 
 
 def _cifar_config(**overrides):
@@ -78,9 +79,9 @@ def test_cifar10_through_tfds_mock_with_val_split_and_saved_mean(tmp_path):
     config.data.val_split = 20
     with tfds.testing.mock_data(num_examples=100):
         source = data.load_source("cifar10", model_style=data.SMALL, model_classes=10)
-        ds = data.build(source, config, workdir=str(tmp_path))
+        ds = data.build(source, inputs.pipeline_settings(config), workdir=str(tmp_path))
         x, y = next(iter(ds.train))
-        again = data.build(source, config, workdir=str(tmp_path))
+        again = data.build(source, inputs.pipeline_settings(config), workdir=str(tmp_path))
     assert (ds.num_train, ds.num_val, ds.steps_per_epoch, ds.input_shape) == (
         80,
         20,
@@ -101,7 +102,7 @@ def test_imagenet2012_through_tfds_mock():
     config.data.update(image_size=32, scale_range=(36, 48), eval_resize=36, mean_examples=10)
     with tfds.testing.mock_data(num_examples=12):
         source = data.load_source("imagenet2012", model_style=data.IMAGENET, model_classes=1000)
-        ds = data.build(source, config)
+        ds = data.build(source, inputs.pipeline_settings(config))
         x, _ = next(iter(ds.train))
         v, _ = next(iter(ds.test))
     assert source.num_classes == 1000 and source.style == data.IMAGENET
@@ -151,7 +152,7 @@ def test_batch_larger_than_data_is_a_user_error():
     config.batch_size = 4096
     source = data.load_source("digits", model_style=data.SMALL, model_classes=10)
     with pytest.raises(UserError, match="fewer than one batch"):
-        data.build(source, config)
+        data.build(source, inputs.pipeline_settings(config))
 
 
 def test_test_time_views_without_mirrors_match_the_single_view():
@@ -185,9 +186,23 @@ def test_large_sets_train_on_a_fresh_file_order_unless_a_split_needs_the_fixed_o
     def first_labels(**changes):
         config.data.val_split = changes.get("val_split", 0)
         config.scale = changes.get("scale", 1.0)
-        _, y = next(iter(data.build(source, config).train))
+        _, y = next(iter(data.build(source, inputs.pipeline_settings(config)).train))
         return set(y.numpy().tolist())
 
     assert first_labels() == {1} and seeds == [7]
     assert first_labels(val_split=2) == {0}
     assert first_labels(scale=0.5) == {0}
+
+
+def test_pipeline_settings_are_the_configs_data_fields_and_their_defaults_agree():
+    """data.build sees only PipelineSettings; the settings' defaults are base config's, so a
+    settings object made by hand describes the same pipeline as a default run's."""
+    from keras_resnet.configs import base
+
+    config = base.base_config()
+    assert inputs.pipeline_settings(config) == data.PipelineSettings(batch_size=config.batch_size)
+    config.data.update(val_split=7, image_size=64, scale_range=(72, 96), pca_lighting=False)
+    config.update(scale=0.5, seed=3)
+    settings = inputs.pipeline_settings(config)
+    assert (settings.val_split, settings.image_size, settings.scale_range) == (7, 64, (72, 96))
+    assert (settings.pca_lighting, settings.scale, settings.seed) == (False, 0.5, 3)

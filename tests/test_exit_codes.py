@@ -44,7 +44,9 @@ def _timeout_then(workdir):
     out = u.run(u.main_cmd(workdir), "backup:1:timeout")  # the bucket stops answering
     assert out.returncode == EXIT["transient"], out.stderr[-3000:]
     line = u.last_line(out.stderr)
-    assert line.startswith("error: transient, retry: storage error writing "), line
+    assert line.startswith("keras-resnet-train: error: transient, retry: storage error writing "), (
+        line
+    )
     assert "Traceback" not in out.stderr and "ckpt-00000004.weights.h5" in line
 
 
@@ -53,7 +55,10 @@ def test_storage_timeout_exits_138_and_a_config_error_2(tmp_path):
     _timeout_then(workdir)
     out = u.run([*u.main_cmd(workdir), "--config.batch_size=0"])  # permanent
     assert out.returncode == EXIT["user_error"], out.stderr[-3000:]
-    assert u.last_line(out.stderr) == "error: config.batch_size must be positive, got 0."
+    assert (
+        u.last_line(out.stderr)
+        == "keras-resnet-train: error: config.batch_size must be positive, got 0."
+    )
 
 
 @pytest.mark.slow

@@ -137,7 +137,9 @@ def test_kill_9_one_worker_mid_epoch_then_restart_both(tmp_path):
     assert rc1 == -signal.SIGKILL
     # The survivor's next all-reduce fails: one line, and the status TFJob retries.
     assert rc0 == 138, out0[-3000:]
-    assert u.last_line(out0).startswith("error: transient, retry: "), out0[-3000:]
+    assert u.last_line(out0).startswith("keras-resnet-train: error: transient, retry: "), out0[
+        -3000:
+    ]
     resumable = [max(u.committed_backups(d)) for d in job.dirs]
 
     job.start()  # as TFJob does: the same TF_CONFIG, every worker restarted

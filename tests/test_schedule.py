@@ -46,7 +46,9 @@ def test_run_length_and_scale():
 def test_resnet110_warms_up_until_error_below_80_percent(tmp_path):
     config = cifar10.get_config("resnet110")
     assert config.warmup == "until_error" and cifar10.get_config("resnet56").warmup == "none"
-    lr = cb.LearningRate(config, 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path))
+    lr = cb.LearningRate(
+        cb.Schedule.of(config), 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path)
+    )
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.SGD(0.5))
     lr.set_model(model)
@@ -60,7 +62,9 @@ def test_resnet110_warms_up_until_error_below_80_percent(tmp_path):
     lr.on_train_batch_begin(2)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.1)
     # A restarted run reads the saved end of warm-up and does not warm up again.
-    again = cb.LearningRate(config, 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path))
+    again = cb.LearningRate(
+        cb.Schedule.of(config), 0.1, steps_per_epoch=10, total_steps=100, workdir=str(tmp_path)
+    )
     again.set_model(model)
     again.on_train_begin()
     assert again.warmup_end == 2 and again.rate() == pytest.approx(0.1)
@@ -69,7 +73,9 @@ def test_resnet110_warms_up_until_error_below_80_percent(tmp_path):
 def test_linear_warmup_and_lr_scaling():
     config = imagenet.get_config("resnet50")
     config.warmup, config.warmup_epochs = "linear", 2
-    lr = cb.LearningRate(config, 0.4, steps_per_epoch=10, total_steps=900, workdir="/nonexistent")
+    lr = cb.LearningRate(
+        cb.Schedule.of(config), 0.4, steps_per_epoch=10, total_steps=900, workdir="/nonexistent"
+    )
     lr.step, lr.warmup_end, lr.val_errors = 0, None, []
     assert lr.rate() == pytest.approx(0.02)
     lr.step = 19
@@ -150,3 +156,19 @@ def test_a_table_in_the_papers_setting_is_the_plateau_recipe():
     for key in ("lr_schedule", "train_steps", "batch_size", "learning_rate", "dataset"):
         assert row[key] == paper[key], key
     assert row.data.val_split == paper.data.val_split
+
+
+def test_the_schedule_gets_its_own_fields_and_their_defaults_are_base_configs():
+    """LearningRate is given a Schedule, not the config; a default Schedule is the default
+    run's schedule."""
+    from keras_resnet.configs import base
+
+    config = base.base_config()
+    assert cb.Schedule.of(config) == cb.Schedule()
+    config.update(lr_schedule="plateau", lr_boundaries=[0.3, 0.6], warmup="linear")
+    schedule = cb.Schedule.of(config)
+    assert (schedule.lr_schedule, schedule.lr_boundaries, schedule.warmup) == (
+        "plateau",
+        (0.3, 0.6),
+        "linear",
+    )

@@ -19,7 +19,7 @@ from keras_resnet.configs import cifar10, imagenet
 from keras_resnet.evaluation import evaluate
 from keras_resnet.export.served_inputs import from_workdir
 from keras_resnet.imaging.classes import dataset_class_names
-from keras_resnet.training import train
+from keras_resnet.training import inputs, train
 from keras_resnet.training import workdir as wd
 
 CLASSES = ["beetle", "moth", "wasp"]
@@ -118,7 +118,9 @@ def test_export_and_evaluate_agree_on_imagenet_style_views(tmp_path):
     model = keras_resnet.create_model("resnet18", num_classes=3, input_shape=(32, 32, 3))
     model.save(workdir / "model.keras")
     source = data.load_source(config.dataset, model_style=data.IMAGENET, model_classes=3)
-    data.build(source, config, workdir=str(workdir))  # writes mean.npy, as training does
+    data.build(
+        source, inputs.pipeline_settings(config), workdir=str(workdir)
+    )  # writes mean.npy, as training does
     probs, _ = evaluate.predict(str(workdir), "center")
     served = _serve(workdir, tmp_path / "photos_model", files[::10])["probabilities"].numpy()
     np.testing.assert_allclose(served, probs, atol=1e-5)

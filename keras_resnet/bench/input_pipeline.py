@@ -23,14 +23,17 @@ import tensorflow as tf
 logger = logging.getLogger(__name__)
 
 
-def _config(recipe: str, batch: int):
-    # The recipes ship in the package (keras_resnet.configs); the repository's experiments/
-    # folder is not importable from an installed console script.
+def _settings(recipe: str, batch: int):
+    """The pipeline settings of a packaged recipe (keras_resnet.configs; the repository's
+    experiments/ folder is not importable from an installed console script), with a smaller
+    shuffle buffer and mean so that the measurement starts quickly."""
+    from keras_resnet.training import inputs
+
     config = importlib.import_module(f"keras_resnet.configs.{recipe}").get_config()
     config.batch_size = batch
     config.data.shuffle_buffer = 1_000
     config.data.mean_examples = 500
-    return config
+    return inputs.pipeline_settings(config)
 
 
 def images_per_s(ds: tf.data.Dataset, batch: int, *, warmup: int, steps: int) -> float:
@@ -70,7 +73,7 @@ def measure(*, quick: bool, step_rates: dict | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         with tfds.testing.mock_data(num_examples=2_000):
             source = data.load_source("cifar10", model_style=data.SMALL, model_classes=10)
-            ds = data.build(source, _config("cifar10", 128), workdir=tmp, write_mean=False)
+            ds = data.build(source, _settings("cifar10", 128), workdir=tmp, write_mean=False)
             rate = images_per_s(ds.train, 128, warmup=5, steps=steps)
         out["cifar10"] = {
             "what": "TFDS mock data, not the CIFAR-10 files, batch 128",
@@ -82,7 +85,7 @@ def measure(*, quick: bool, step_rates: dict | None = None) -> dict:
         source = data.load_source(
             f"image_folder:{root}", model_style=data.IMAGENET, model_classes=4
         )
-        ds = data.build(source, _config("imagenet", 32), workdir=tmp, write_mean=False)
+        ds = data.build(source, _settings("imagenet", 32), workdir=tmp, write_mean=False)
         rate = images_per_s(ds.train, 32, warmup=3, steps=steps // 2)
         out["imagenet_jpeg"] = {
             "what": "JPEG decode + ImageNet augmentation, batch 32",

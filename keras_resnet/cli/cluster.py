@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         except OSError as e:
             common.fail(f"cannot run {command[0]!r}: {e.strerror}.")
 
-    common.run_absl(run, argv, __doc__)
+    common.run_absl(run, argv, __doc__, "keras-resnet-cluster")
 
 
 if __name__ == "__main__":

@@ -55,12 +55,15 @@ def set_program(name: str) -> None:
     _program = name
 
 
+def _error_line(message: str) -> str:
+    """`PROGRAM: error: message` on one line (`error: message` before a program is named)."""
+    line = " ".join(str(message).split())
+    return f"{_program}: error: {line}" if _program else f"error: {line}"
+
+
 def fail(message: str) -> None:
     """Prints `PROGRAM: error: message` on one line of stderr and exits with USER_ERROR_EXIT."""
-    line = " ".join(str(message).split())
-    print(
-        f"{_program}: error: {line}" if _program else f"error: {line}", file=sys.stderr, flush=True
-    )
+    print(_error_line(message), file=sys.stderr, flush=True)
     sys.exit(USER_ERROR_EXIT)
 
 
@@ -84,8 +87,10 @@ def run_cli(fn, *args, **kwargs):
         text = _first_informative_line(str(e)) or type(e).__name__
         kind = "" if isinstance(e, Transient) else f"{type(e).__name__}: "
         print(
-            f"error: transient, retry: {kind}{text}; rerunning the same command resumes from "
-            "the last backup.",
+            _error_line(
+                f"transient, retry: {kind}{text}; rerunning the same command resumes from "
+                "the last backup."
+            ),
             file=sys.stderr,
             flush=True,
         )

@@ -26,6 +26,25 @@ MEAN_FILE = "mean.npy"
 MIN_EVAL_EXAMPLES = 100
 
 
+@dataclasses.dataclass(frozen=True)
+class PipelineSettings:
+    """The fields of a run that `build` uses, and no others: data knows no configs
+    (keras_resnet.training.inputs.pipeline_settings makes one from a run's config; the
+    defaults are keras_resnet/configs/base.py's)."""
+
+    batch_size: int  # global, over all replicas and workers
+    eval_batch_size: int = 0  # 0: batch_size
+    val_split: int = 0  # training images held out for validation; 0 validates on the test set
+    scale: float = 1.0  # fraction of each split kept, for smoke runs
+    seed: int = 0  # the fresh file order of each epoch (ImageNet-style TFDS sets)
+    shuffle_buffer: int = 50_000
+    mean_examples: int = 0  # training images averaged for the per-pixel mean; 0: all
+    image_size: int = 224  # crop size of ImageNet-style data
+    eval_resize: int = 256  # shorter side before the central crop at test time
+    scale_range: tuple[int, int] = (256, 480)  # scale augmentation (Section 3.4)
+    pca_lighting: bool = True  # AlexNet colour augmentation, ImageNet-style data only
+
+
 @dataclasses.dataclass
 class Datasets:
     train: tf.data.Dataset  # endless, augmented, batched at the global batch
@@ -65,20 +84,20 @@ def split(source: Source, val_split: int, scale: float):
     return train, val, test, (n_train, n_val, n_test)
 
 
-def _views(source: Source, data_cfg):
+def _views(source: Source, settings: PipelineSettings):
     """(train_fn, eval_fn, input_shape) for the source's style; fns map (uint8, mean)."""
     if source.style == SMALL:
         train_fn = functools.partial(augment.small_train, flip=source.flip)
         return train_fn, augment.small_eval, None
-    crop = int(data_cfg.image_size)
+    crop = int(settings.image_size)
     train_fn = functools.partial(
         augment.imagenet_train,
         crop=crop,
-        scale_range=tuple(data_cfg.scale_range),
+        scale_range=tuple(settings.scale_range),
         flip=source.flip,
-        pca=bool(data_cfg.pca_lighting),
+        pca=bool(settings.pca_lighting),
     )
-    eval_fn = functools.partial(augment.imagenet_eval, crop=crop, resize=int(data_cfg.eval_resize))
+    eval_fn = functools.partial(augment.imagenet_eval, crop=crop, resize=int(settings.eval_resize))
     return train_fn, eval_fn, (crop, crop, 3)
 
 
@@ -123,42 +142,41 @@ def _options(distributed: bool) -> tf.data.Options:
 
 def build(
     source: Source,
-    config,
+    settings: PipelineSettings,
     *,
     workdir: str | None = None,
     write_mean: bool = True,
     distributed: bool = False,
     raw_pixels: bool = False,
 ) -> Datasets:
-    """Builds the three pipelines of `config` (the `data`, `batch_size` and `scale` fields).
+    """Builds the training, validation and test pipelines of `source` with `settings`.
 
     `raw_pixels`: the model normalises its input itself (converted pretrained weights), so the
     views are fed as 0-255 pixels and no per-pixel mean is computed, stored or subtracted."""
-    data_cfg = config.data
-    batch = int(config.batch_size)
-    eval_batch = int(data_cfg.eval_batch_size or batch)
+    batch = int(settings.batch_size)
+    eval_batch = int(settings.eval_batch_size or batch)
     train, val, test, (n_train, n_val, n_test) = split(
-        source, int(data_cfg.val_split), float(config.scale)
+        source, int(settings.val_split), float(settings.scale)
     )
     if n_train < batch:
         raise UserError(
             f"{source.name} has {n_train} training examples, fewer than one batch of {batch}; "
             "lower batch_size or raise scale."
         )
-    train_fn, eval_fn, input_shape = _views(source, data_cfg)
+    train_fn, eval_fn, input_shape = _views(source, settings)
     if raw_pixels:  # a zero mean subtracts nothing; the views' [0, 1] pixels scaled back
         mean = np.zeros_like(compute_mean(train, eval_fn, 1))
         train_fn, eval_fn = _scaled(train_fn), _scaled(eval_fn)
     else:
         mean = load_or_compute_mean(
-            train, eval_fn, int(data_cfg.mean_examples), workdir, write_mean
+            train, eval_fn, int(settings.mean_examples), workdir, write_mean
         )
-    fresh_order = source.shuffled_train is not None and not int(data_cfg.val_split)
+    fresh_order = source.shuffled_train is not None and not int(settings.val_split)
     if fresh_order and n_train == source.num_train:
         # A fresh file order every epoch (the mean above is of the fixed order: the same on
         # every run and every resume). Only without a validation split or a `scale` subset,
         # which are taken off the fixed order.
-        train = source.shuffled_train(int(config.seed))
+        train = source.shuffled_train(int(settings.seed))
     input_shape = input_shape or tuple(int(d) for d in mean.shape)
     small = source.style == SMALL
     if small:  # decoded small sets fit in memory: decode once, not every epoch
@@ -166,7 +184,7 @@ def build(
     options = _options(distributed)
 
     train = (
-        train.shuffle(min(n_train, int(data_cfg.shuffle_buffer)), reshuffle_each_iteration=True)
+        train.shuffle(min(n_train, int(settings.shuffle_buffer)), reshuffle_each_iteration=True)
         .repeat()
         .map(lambda x, y: (train_fn(x, mean), y), num_parallel_calls=AUTOTUNE)
         .batch(batch, drop_remainder=True)
@@ -193,4 +211,4 @@ def build(
     )
 
 
-__all__ = ["Datasets", "IMAGENET", "SMALL", "build", "compute_mean", "split"]
+__all__ = ["Datasets", "IMAGENET", "PipelineSettings", "SMALL", "build", "compute_mean", "split"]

@@ -103,10 +103,12 @@ def test_images(workdir: str, num_images: int) -> np.ndarray:
     import ml_collections
 
     from keras_resnet import data
+    from keras_resnet.models import registry
     from keras_resnet.training import inputs
 
     with open(os.path.join(workdir, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-    ds = data.build(inputs.source_for_config(config), config, workdir=workdir, write_mean=False)
+    source = inputs.source_for_config(config, registry.get_spec(config.model))
+    ds = data.build(source, inputs.pipeline_settings(config), workdir=workdir, write_mean=False)
     batches = [x.numpy() for x, _ in ds.test.unbatch().take(num_images).batch(256)]
     return np.concatenate(batches)

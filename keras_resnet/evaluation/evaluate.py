@@ -15,6 +15,7 @@ Modes (paper Section 3.4 and Table 4):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import keras
@@ -106,13 +107,13 @@ def predict(workdir: str, mode: str = "center", checkpoint: str = "final"):
     if mode not in MODES:
         raise UserError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}.")
     config, model = _load(workdir, checkpoint)
-    spec = registry.get_spec(config.model)
-    source = inputs.source_for_config(config)
+    spec = registry.get_spec(config.model)  # once per evaluation
+    source = inputs.source_for_config(config, spec)
     raw = preprocess_layer.takes_raw_pixels(model)
+    settings = inputs.pipeline_settings(config)
     if raw:  # any mean will do, as it is added back: one image's, not the training set's
-        config = ml_collections.ConfigDict(config.to_dict())
-        config.data.mean_examples = 1
-    ds = data.build(source, config, workdir=workdir, write_mean=False)
+        settings = dataclasses.replace(settings, mean_examples=1)
+    ds = data.build(source, settings, workdir=workdir, write_mean=False)
     on_views = (lambda m: _on_raw_pixels(m, ds.mean)) if raw else (lambda m: m)
     machine.log_devices()  # after every check: a refused evaluation's error stays one line
     logger.info(f"{workdir} ({checkpoint}): {mode} on {ds.num_test} test images of {source.name}")

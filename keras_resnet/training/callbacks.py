@@ -8,6 +8,7 @@ after the restart, with exactly the steps it had left: no epoch is run twice, no
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -173,6 +174,28 @@ def plateau_reductions(val_errors, patience: int, min_delta: float) -> int:
     return reductions
 
 
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """The learning-rate schedule's own fields of a run's config (base.py documents each):
+    `LearningRate` is given these, not the whole config."""
+
+    lr_schedule: str = "step"  # or "plateau"
+    lr_boundaries: tuple[float, ...] = (0.5, 0.75)
+    lr_decay: float = 0.1
+    plateau_patience: int = 5
+    plateau_min_delta: float = 0.1
+    warmup: str = "none"  # or "until_error", "linear"
+    warmup_lr: float = 0.01
+    warmup_error: float = 80.0
+    warmup_epochs: int = 5
+
+    @classmethod
+    def of(cls, config) -> Schedule:
+        fields = {f.name: config[f.name] for f in dataclasses.fields(cls)}
+        fields["lr_boundaries"] = tuple(float(b) for b in config.lr_boundaries)
+        return cls(**fields)
+
+
 class LearningRate(_StepCounter):
     """Sets the optimizer's learning rate before every step from the config's schedule.
 
@@ -184,9 +207,11 @@ class LearningRate(_StepCounter):
       up over warmup_epochs, for large batches.
     """
 
-    def __init__(self, config, base_lr, steps_per_epoch, total_steps, workdir, initial_epoch=0):
+    def __init__(
+        self, schedule: Schedule, base_lr, steps_per_epoch, total_steps, workdir, initial_epoch=0
+    ):
         super().__init__()
-        self.c, self.base_lr, self.workdir = config, base_lr, workdir
+        self.c, self.base_lr, self.workdir = schedule, base_lr, workdir
         self.initial_epoch = initial_epoch
         self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
         self.state_path = files.join(workdir, wd.SCHEDULE_STATE)

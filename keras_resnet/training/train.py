@@ -151,7 +151,12 @@ def _fit(config, spec, strategy, ds, own_dir, workdir, backup, graceful, run: Pl
         cb.NanGuard(files.join(own_dir, wd.CHECKPOINTS)),  # first: before any save
         cb.EpochClock(ds.steps_per_epoch, run.total_steps),
         cb.LearningRate(
-            config, run.base_lr, ds.steps_per_epoch, run.total_steps, own_dir, initial_epoch
+            cb.Schedule.of(config),
+            run.base_lr,
+            ds.steps_per_epoch,
+            run.total_steps,
+            own_dir,
+            initial_epoch,
         ),
         recording.EpochRecorder(
             own_dir,
@@ -227,7 +232,7 @@ def train_and_evaluate(
 
 
 def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful, tb_dir) -> dict:
-    source = inputs.source_for_config(config)
+    source = inputs.source_for_config(config, spec)
     finetune.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
     machine.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config_dict)
@@ -238,7 +243,13 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful, tb_dir
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     raw = finetune.brings_normalization(config.get("init_from") or None, spec.name)
-    ds = data.build(source, config, workdir=own_dir, distributed=multi_worker, raw_pixels=raw)
+    ds = data.build(
+        source,
+        inputs.pipeline_settings(config),
+        workdir=own_dir,
+        distributed=multi_worker,
+        raw_pixels=raw,
+    )
     run = plan(config, source.num_train - config.data.val_split, ds.steps_per_epoch)
     logger.info(
         f"{spec.name} on {source.name}: {ds.num_train} train / {ds.num_val} val / {ds.num_test} "
