@@ -15,10 +15,10 @@ from PIL import Image
 import keras_resnet
 from keras_resnet import weights
 from keras_resnet.cli import export as export_cli
-from keras_resnet.configs import finetune as finetune_config
+from keras_resnet.configs import finetune
 from keras_resnet.hub import catalog
 from keras_resnet.models import preprocess_layer, registry
-from keras_resnet.training import finetune, train
+from keras_resnet.training import train, transfer
 
 CLASSES = ("apple", "banana", "cherry")
 
@@ -57,7 +57,7 @@ def pretrained(tmp_path_factory):
 
 
 def _config(folder, init_from, **overrides):
-    config = finetune_config.get_config("resnet8")
+    config = finetune.get_config("resnet8")
     config.dataset = f"image_folder:{folder}"
     config.init_from = init_from
     config.batch_size = 8
@@ -115,7 +115,7 @@ def test_frozen_backbone_fine_tune(folder, pretrained, tmp_path):
 
 def test_frozen_kernels_leave_l2_and_bn_runs_in_inference(pretrained):
     _, path = pretrained
-    config = finetune_config.get_config("resnet8")
+    config = finetune.get_config("resnet8")
     config.init_from = path
     spec = registry.get_spec("resnet8")
     model = train.build_model(config, spec, len(CLASSES), (32, 32, 3))
@@ -130,11 +130,11 @@ def test_frozen_kernels_leave_l2_and_bn_runs_in_inference(pretrained):
 
 def test_unfreeze_top_stage_keeps_bn_frozen():
     model = keras_resnet.create_model("resnet8", weight_decay=1e-4)
-    trainable = finetune.freeze_backbone(model, unfreeze_stages=1)
+    trainable = transfer.freeze_backbone(model, unfreeze_stages=1)
     assert "logits" in trainable and "stage3_block1_conv1" in trainable
     assert not any(n.startswith(("stage2", "stem")) or "_bn" in n for n in trainable)
     with pytest.raises(ValueError, match="unfreeze_stages must be in \\[0, 3\\]"):
-        finetune.freeze_backbone(model, unfreeze_stages=4)
+        transfer.freeze_backbone(model, unfreeze_stages=4)
 
 
 def test_bad_init_from_refused_before_writing(folder, tmp_path, monkeypatch):
@@ -157,11 +157,11 @@ def test_bad_init_from_refused_before_writing(folder, tmp_path, monkeypatch):
 
 
 def test_eval_view_follows_the_weights():
-    config = finetune_config.get_config("resnet50")
+    config = finetune.get_config("resnet50")
     config.init_from = "resnet50.tv2_in1k"
     train.validate(config)  # resolves eval_resize=0, downloads nothing
     assert (config.data.eval_resize, config.data.image_size) == (232, 224)
-    config = finetune_config.get_config("resnet50")
+    config = finetune.get_config("resnet50")
     config.init_from = None
     train.validate(config)
     assert config.data.eval_resize == 256

@@ -2,7 +2,7 @@
 
 Two phases, as keras.io's transfer-learning guide does them: first the new head alone on the
 frozen backbone, then the top stage too, from the first phase's workdir, at a tenth of the
-learning rate. BN stays in inference mode in both (keras_resnet/training/finetune.py).
+learning rate. BN stays in inference mode in both (keras_resnet/training/transfer.py).
 
     keras-resnet-train --config=keras_resnet/configs/finetune.py:resnet50 \\
         --config.dataset=image_folder:/data/flowers --workdir=runs/flowers-head

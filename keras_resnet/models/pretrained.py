@@ -11,7 +11,6 @@ with another number of classes keeps the pretrained backbone and starts a fresh 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -22,6 +21,7 @@ import numpy as np
 from keras_resnet.hub import catalog, store
 from keras_resnet.hub.specs import WeightSpec
 from keras_resnet.models import keras_applications, preprocess_layer, torchvision_weights
+from keras_resnet.storage import atomic
 
 logger = logging.getLogger(__name__)
 TORCHVISION = "torchvision"  # a torchvision state_dict: .pth, .pt, .safetensors, .npz
@@ -187,14 +187,10 @@ def _registered_donor(spec: WeightSpec, build) -> keras.Model:
         raise ValueError(f"weights {spec.tag!r}: a .keras file cannot be registered; save_weights.")
     _fill(donor, kind, path)
     os.makedirs(os.path.dirname(converted), exist_ok=True)
-    # Keras wants the .weights.h5 suffix; the rename makes the cache entry appear whole or not.
+    # Keras wants the .weights.h5 suffix; the atomic write makes the cache entry appear whole
+    # or not at all (keras_resnet.storage.atomic: temporary file, fsync, rename).
     tmp = os.path.join(os.path.dirname(converted), f".tmp-{os.getpid()}.weights.h5")
-    try:
-        donor.save_weights(tmp)
-        os.replace(tmp, converted)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
+    atomic.atomic_write(converted, donor.save_weights, tmp=tmp)
     logger.info(f"weights {spec.tag!r} converted once, cached at {converted}")
     return donor
 

@@ -31,10 +31,10 @@ from keras_resnet.storage import atomic, files
 from keras_resnet.training import (
     backups,
     distribute,
-    finetune,
     inputs,
     interrupts,
     recording,
+    transfer,
 )
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import workdir as wd
@@ -75,7 +75,7 @@ def validate(config) -> registry.ModelSpec:
     if not (config.num_epochs or config.train_steps):
         raise UserError("set config.num_epochs or config.train_steps (EPOCHS= in make train).")
     try:  # a wrong tag or a missing file refuses the run before anything is written
-        transform = finetune.eval_transform(config.get("init_from") or None, spec.name)
+        transform = transfer.eval_transform(config.get("init_from") or None, spec.name)
     except (ValueError, FileNotFoundError) as e:
         raise UserError(f"config.init_from: {e}") from None
     if config.data.eval_resize == 0:  # 0: the weights' own evaluation view (256 without)
@@ -109,7 +109,7 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         weights=config.get("init_from") or None,  # a fresh head when the classes differ
     )
     if config.get("freeze_backbone"):
-        finetune.freeze_backbone(model, int(config.unfreeze_stages))
+        transfer.freeze_backbone(model, int(config.unfreeze_stages))
     if config.fused_batchnorm:
         use_fused_batchnorm(model)
     optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
@@ -233,7 +233,7 @@ def train_and_evaluate(
 
 def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful, tb_dir) -> dict:
     source = inputs.source_for_config(config, spec)
-    finetune.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
+    transfer.prefetch(config.get("init_from"), spec.name)  # the last check that can refuse
     machine.log_devices()  # after every check: a refused run's error stays one line
     wd.write_config(own_dir, config_dict)
     wd.remove_stale_temps(own_dir)  # temporary files of a killed run, never a final file
@@ -242,7 +242,7 @@ def _run(config, config_dict, spec, strategy, workdir, own_dir, graceful, tb_dir
         atomic.atomic_write_text(files.join(own_dir, wd.CLASS_NAMES), names)
     keras.utils.set_random_seed(config.seed)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-    raw = finetune.brings_normalization(config.get("init_from") or None, spec.name)
+    raw = transfer.brings_normalization(config.get("init_from") or None, spec.name)
     ds = data.build(
         source,
         inputs.pipeline_settings(config),
