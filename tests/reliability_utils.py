@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import zipfile
@@ -157,3 +158,33 @@ def run_and_signal(cmd, rng, sig, outfile):
         proc.wait()
         out.seek(0)
         return proc.returncode, out.read(), "".join(lines)
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct free TCP ports on 127.0.0.1, for the workers of a local cluster."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def backup_model():
+    """The smallest model a BackupStore can hold: weights and an optimizer step counter."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def at_step(model, step):
+    """The model as training would leave it at `step`: its own weights and counter."""
+    import numpy as np
+
+    model.optimizer.iterations.assign(step)
+    model.layers[0].kernel.assign(np.full((4, 3), float(step), "float32"))
+    return model

@@ -6,27 +6,13 @@ import json
 import os
 import re
 
-import keras
 import numpy as np
 import pytest
 
 from keras_resnet.errors import UserError
 from keras_resnet.storage import atomic, faults
 from keras_resnet.training import backups
-
-
-def _model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
-    model.optimizer.build(model.trainable_variables)
-    return model
-
-
-def _at_step(model, step):
-    """The model as training would leave it at `step`: its own weights and counter."""
-    model.optimizer.iterations.assign(step)
-    model.layers[0].kernel.assign(np.full((4, 3), float(step), "float32"))
-    return model
+from tests import reliability_utils as u
 
 
 def _store(tmp_path, lines):
@@ -35,14 +21,14 @@ def _store(tmp_path, lines):
 
 def _saved(tmp_path, steps):
     lines = []
-    store, model = _store(tmp_path, lines), _model()
+    store, model = _store(tmp_path, lines), u.backup_model()
     for step in steps:
-        store.save(_at_step(model, step), step)
+        store.save(u.at_step(model, step), step)
     return store, lines
 
 
 def _restored_kernel_and_step(store):
-    fresh = _model()
+    fresh = u.backup_model()
     step = store.restore(fresh)
     return float(fresh.layers[0].kernel.numpy()[0, 0]), step
 
@@ -109,7 +95,7 @@ def test_no_usable_backup_is_an_error_not_a_silent_restart(tmp_path):
     for step in (8, 12):
         os.truncate(os.path.join(store.directory, f"ckpt-{step:08d}.weights.h5"), 10)
     with pytest.raises(UserError, match="no usable backup in .*Move that folder away"):
-        store.restore(_model())
+        store.restore(u.backup_model())
     assert store.steps() == [8, 12]  # left as they were, for a look
 
 
@@ -124,7 +110,7 @@ def test_leftover_temporary_files_are_ignored_and_removed(tmp_path):
 
 def test_disk_full_keeps_the_last_good_generation(tmp_path, monkeypatch):
     store, _ = _saved(tmp_path, [4, 8])
-    model = _at_step(_model(), 12)
+    model = u.at_step(u.backup_model(), 12)
     real_save = model.save_weights
 
     def save_then_fail(path):
@@ -159,7 +145,6 @@ def test_fault_spec_is_validated():
 def test_corrupt_backup_on_resume_end_to_end(tmp_path):
     """The command line: killed at step 10 (backups of steps 6 and 8 on disk), one byte of
     the newest flipped; the rerun says so in one line, resumes at step 6 and finishes."""
-    from tests import reliability_utils as u
 
     workdir = str(tmp_path / "run")
     assert u.run(u.main_cmd(workdir), "step:10").returncode == -9
@@ -192,7 +177,7 @@ def test_workers_resume_at_the_oldest_step_any_of_them_backed_up(tmp_path, peer_
     from keras_resnet.training.callbacks import ResumableBackup
 
     _saved(tmp_path, [8, 12])
-    model = _model()
+    model = u.backup_model()
     initial = model.layers[0].kernel.numpy().copy()
     backup = ResumableBackup(str(tmp_path / "backup"), 4, 6, 13)
     epoch = backup.restore(model, consensus=lambda step: (min(step, peer_step), 12))
@@ -208,4 +193,4 @@ def test_a_step_no_worker_backed_up_is_an_error(tmp_path):
     _saved(tmp_path, [8, 12])
     backup = ResumableBackup(str(tmp_path / "backup"), 4, 6, 13)
     with pytest.raises(UserError, match="no backup of step 4, which another worker resumes"):
-        backup.restore(_model(), consensus=lambda step: (4, 12))
+        backup.restore(u.backup_model(), consensus=lambda step: (4, 12))

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import types
@@ -13,6 +12,7 @@ import pytest
 
 from keras_resnet.errors import UserError
 from keras_resnet.training import distribute
+from tests import reliability_utils as u
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
@@ -95,20 +95,10 @@ def test_strategy_names(monkeypatch):
         distribute.get_strategy("multi_worker")
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_multi_worker_mirrored_two_local_workers(tmp_path):
     workdir = tmp_path / "mw"
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in u.free_ports(2)]}
     cmd = [
         sys.executable,
         "-m",

@@ -11,30 +11,18 @@ import pytest
 from keras_resnet.storage import atomic, files
 from keras_resnet.training import backups
 from keras_resnet.training import workdir as wd
+from tests import reliability_utils as u
 from tests.object_store import FakeObjectStore, Killed, mounted
 
 ROOT = "fake://bucket/run"
 STEPS = (4, 8, 12, 16)
 
 
-def _model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse")
-    model.optimizer.build(model.trainable_variables)
-    return model
-
-
-def _at_step(model, step):
-    model.optimizer.iterations.assign(step)
-    model.layers[0].kernel.assign(np.full((4, 3), float(step), "float32"))
-    return model
-
-
 def _save_all(store, model):
     """What training does: a generation at each step, each committed before the next."""
     backup = backups.BackupStore(f"{ROOT}/backup", log=lambda line: None)
     for step in STEPS:
-        backup.save(_at_step(model, step), step)
+        backup.save(u.at_step(model, step), step)
         store.committed_steps.append(step)  # the save returned
 
 
@@ -65,7 +53,7 @@ def test_the_fake_has_gcs_rules(tmp_path):
 
 
 def test_backups_survive_a_kill_before_every_write():
-    model = _model()
+    model = u.backup_model()
     total = _writes_of(lambda store: _save_all(store, model))
     # Per generation: a delete of any old manifest is skipped (none), weights, manifest, and
     # from the third on the two deletes of the rotation.
@@ -80,7 +68,7 @@ def test_backups_survive_a_kill_before_every_write():
             returned = store.committed_steps[-1] if store.committed_steps else 0
             manifests = [p for op, p in store.log if op == "upload" and p.endswith(".json")]
             committed = int(manifests[-1][-13:-5]) if manifests else 0
-            fresh = _model()
+            fresh = u.backup_model()
             restored = backups.BackupStore(f"{ROOT}/backup", log=lambda line: None).restore(fresh)
             # Nothing lost: the newest generation whose manifest was written is restored (the
             # save may not have returned yet: the kill came during its rotation)...
@@ -95,8 +83,8 @@ def test_backups_survive_a_kill_before_every_write():
             ), (kill_at, read_weights)  # checked (sha256), then loaded; no other
             # The restarted run goes on: its next save commits and rotates as usual.
             backup = backups.BackupStore(f"{ROOT}/backup", log=lambda line: None)
-            backup.save(_at_step(fresh, 20), 20)
-            assert backup.restore(_model()) == 20
+            backup.save(u.at_step(fresh, 20), 20)
+            assert backup.restore(u.backup_model()) == 20
 
 
 def _workdir_writes(store, model):
@@ -112,7 +100,7 @@ def _workdir_writes(store, model):
 
 
 def test_workdir_files_survive_a_kill_before_every_write():
-    model = _model()
+    model = u.backup_model()
     total = _writes_of(lambda store: _workdir_writes(store, model))
     assert total == 1 + 2 * 2 + 2
     for kill_at in range(1, total + 1):

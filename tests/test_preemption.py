@@ -7,7 +7,6 @@ finish with every epoch once, the step count exact and the same weights on both.
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,16 +40,6 @@ def _committed(workdir) -> list[int]:
     return steps
 
 
-def _ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 class Job:
     """Two workers of one TFJob-style job (no chief: worker 0 writes the workdir)."""
 
@@ -59,7 +48,7 @@ class Job:
         self.dirs = [self.workdir, os.path.join(self.workdir, "worker1")]
         self.logs = tmp_path / "logs"
         self.logs.mkdir()
-        cluster = {"worker": [f"127.0.0.1:{p}" for p in _ports(2)]}
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in u.free_ports(2)]}
         self.tf_configs = [
             json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
             for i in range(2)

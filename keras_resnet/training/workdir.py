@@ -88,8 +88,9 @@ def check_config(workdir: str, config_dict: dict) -> bool:
     if old is None:
         return False
     new = _normalised(config_dict)
-    for key, value in ADDED_KEYS.items():
+    for key, value in ADDED_KEYS.items():  # absent on either side: the key's old behaviour
         old.setdefault(key, value)
+        new.setdefault(key, value)
     for key in REPORTING_ONLY:
         old.pop(key, None)
         new.pop(key, None)
