@@ -9,8 +9,9 @@ import pytest
 
 import keras_resnet
 from keras_resnet.models import preprocess_layer
+from tests import optional
 
-torch = pytest.importorskip("torch")
+torch = optional.importorskip("torch", "torch")
 from keras_resnet.models import torch_reference  # noqa: E402
 
 SIZE = 64
