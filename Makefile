@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help lock install install-all test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
+.PHONY: help lock install install-all install-footprint test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -71,6 +71,9 @@ $(VENV)/.installed-all: $(VENV)/.installed requirements-all.txt
 	touch $@
 
 install-all: $(VENV)/.installed-all  ## Add the heavy extras: torch, torchvision, jax, ONNX (Runtime), OpenVINO (CI, bench).
+
+install-footprint:  ## Time both installs from a clean venv and size it (bench/install-<host>.json).
+	bash bench/footprint.sh
 
 test: install  ## Run the default test suite (slow tests excluded).
 	$(PY) -m pytest -q
