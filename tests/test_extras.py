@@ -91,6 +91,13 @@ def test_every_scripts_help_works_without_any_extra(tmp_path):
             "serving",
         ),
         ("keras-resnet-demo", "keras_resnet.serving.tools.demo", [], ["sklearn"], "digits"),
+        (
+            "keras-resnet-train",
+            "keras_resnet.cli.train",
+            ["--model=resnet20", "--workdir={tmp}/run", "--config.dataset=digits"],
+            ["sklearn"],
+            "digits",
+        ),
         ("keras-resnet-demo", "keras_resnet.serving.tools.demo", [], ["prometheus_client"], "serving"),
         ("keras-resnet-analysis", "keras_resnet.cli.analysis", ["{tmp}"], ["matplotlib"], "experiments"),
         ("keras-resnet-bench", "keras_resnet.cli.bench", ["--quick"], ["openvino"], "bench"),
