@@ -15,6 +15,7 @@ import sys
 import pytest
 import tomllib
 
+import keras_resnet
 from keras_resnet.cli import extras
 from keras_resnet.data import sources
 from keras_resnet.errors import MissingExtra, UserError
@@ -123,4 +124,16 @@ def test_the_digits_data_without_scikit_learn_names_its_extra(monkeypatch):
     assert isinstance(e.value, UserError)  # the CLIs print it as one line, exit 2
     assert str(e.value) == (
         "needs the 'digits' extra (sklearn not installed): pip install \"keras_resnet[digits]\""
+    )
+
+
+def test_a_pth_file_without_torch_names_the_torch_extra(monkeypatch, tmp_path):
+    path = tmp_path / "resnet18.pth"
+    path.write_bytes(b"never read")
+    monkeypatch.setitem(sys.modules, "torch", None)  # as where torch is not installed
+    with pytest.raises(MissingExtra) as e:
+        keras_resnet.create_model("resnet18", weights=path)
+    assert str(e.value) == (
+        "needs the 'torch' extra (torch not installed): pip install \"keras_resnet[torch]\"; "
+        f"or convert {str(path)!r} to .safetensors or .npz first."
     )
