@@ -69,3 +69,15 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class MissingExtra(UserError):
+    """A feature whose optional dependencies (a pyproject.toml extra) are not installed: one line
+    that names the extra and how to add it (keras_resnet.cli.extras checks for them)."""
+
+    def __init__(self, extra: str, absent: list[str] | tuple[str, ...], otherwise: str = ""):
+        self.extra = extra
+        super().__init__(
+            f"needs the '{extra}' extra ({', '.join(absent)} not installed): "
+            f'pip install "keras_resnet[{extra}]"' + (f"; or {otherwise}" if otherwise else "")
+        )

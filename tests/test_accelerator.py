@@ -18,10 +18,12 @@ from keras_resnet.bench import accelerator
 from keras_resnet.configs import cifar10
 from keras_resnet.errors import UserError
 from keras_resnet.training.callbacks import step_factor
+from tests import optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@optional.needs("jax")
 def test_harness_trains_and_times_on_jax_without_importing_tensorflow(tmp_path):
     rng = np.random.default_rng(0)
     data = tmp_path / "tiny.npz"

@@ -9,11 +9,19 @@ import pytest
 
 import keras_resnet
 from keras_resnet.models import preprocess_layer
-
-torch = pytest.importorskip("torch")
-from keras_resnet.models import torch_reference  # noqa: E402
+from tests import optional
 
 SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def torch_reference():
+    """The PyTorch reference nets: the tests that take them skip without the 'torch' extra, the
+    rest of this file runs on a default install."""
+    optional.importorskip("torch", "torch")
+    from keras_resnet.models import torch_reference
+
+    return torch_reference
 
 
 def _pixels(n=2, size=SIZE, seed=0):
@@ -68,7 +76,9 @@ def test_classifier_activation_and_argument_errors(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def resnet18_torch(tmp_path_factory):
+def resnet18_torch(tmp_path_factory, torch_reference):
+    import torch
+
     directory = tmp_path_factory.mktemp("weights")
     net = torch_reference.randomized("resnet18")
     torch.save(net.state_dict(), directory / "resnet18.pth")
@@ -76,6 +86,8 @@ def resnet18_torch(tmp_path_factory):
 
 
 def _torch_logits(net, pixels):
+    import torch
+
     x = keras_resnet.preprocess_input(pixels, mode="torch").transpose(0, 3, 1, 2)
     with torch.no_grad():
         return net(torch.from_numpy(x)).numpy()
@@ -120,7 +132,7 @@ def test_headless_model_from_full_weights(resnet18_torch):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_torchvision_weights_build_torchvision_layout(tmp_path):
+def test_torchvision_weights_build_torchvision_layout(tmp_path, torch_reference):
     state = {k: v.numpy() for k, v in torch_reference.randomized("resnet50").state_dict().items()}
     np.savez(tmp_path / "r50.npz", **state)
     model = keras_resnet.create_model("resnet50", weights=tmp_path / "r50.npz")

@@ -7,6 +7,7 @@ import sys
 
 from keras_resnet.bench import suite, summary
 from keras_resnet.cli import bench, startup
+from tests import optional
 
 RESULTS = {
     "machine": {
@@ -24,6 +25,7 @@ RESULTS = {
 }
 
 
+@optional.needs("bench")  # keras-resnet-bench stops first without its peers
 def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, caplog, capsys):
     levels = []
     monkeypatch.setattr(startup, "quiet_tensorflow", lambda: None)  # TensorFlow is not run here
@@ -53,6 +55,7 @@ def test_progress_is_logged_and_only_the_table_printed(monkeypatch, tmp_path, ca
     assert (tmp_path / "results-h-quick.md").read_text() == out
 
 
+@optional.needs("bench")
 def test_importing_the_peers_keeps_the_log_handlers():
     """openvino's import drops the root logger's handlers: the benchmark's log lines after it
     were lost. In a fresh process, as `keras-resnet-bench` imports it."""

@@ -90,7 +90,7 @@ def test_the_dockerfile_builds_from_the_lock_as_non_root_into_a_console_script()
     assert _ignored(".venv", ignore) and _ignored("runs", ignore)
 
     runs = [args for op, args in steps if op == "RUN"]
-    assert any("-r requirements.txt" in r and "-c requirements.txt" in r for r in runs)
+    assert any("--require-hashes -r requirements.txt" in r for r in runs)
     user = next(args for op, args in reversed(steps) if op == "USER")
     assert user.split(":")[0] not in ("0", "root")
 

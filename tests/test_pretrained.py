@@ -9,9 +9,11 @@ import tensorflow as tf
 import keras_resnet
 from keras_resnet.cli import export as export_cli
 from keras_resnet.models import preprocess_layer
+from tests import optional
 
 keras = pytest.importorskip("keras")
-torch = pytest.importorskip("torch")
+
+torch = optional.importorskip("torch", "torch")
 from keras_resnet.models import torch_reference  # noqa: E402
 
 SIZE = 64

@@ -12,8 +12,9 @@ import pytest
 
 import keras_resnet
 from keras_resnet.models.torchvision_weights import load_torchvision
+from tests import optional
 
-torch = pytest.importorskip("torch")
+torch = optional.importorskip("torch", "torch")
 SIZE = 64
 
 

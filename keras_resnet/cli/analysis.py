@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from keras_resnet.cli import common, startup
+from keras_resnet.cli import common, extras, startup
 
 READINGS = ("pooled", "per_channel")
 
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     values, workdirs = common.parse_flags("keras-resnet-analysis", __doc__, _define, argv)
     if not workdirs:
         common.fail("give one or more training workdirs (holding model.keras and config.json).")
+    extras.require("experiments")  # the figure is drawn with matplotlib
     for workdir in workdirs:
         path = os.path.join(workdir, "model.keras")
         if not os.path.exists(path):

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from keras_resnet.cli import common, startup
+from keras_resnet.cli import common, extras, startup
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     values, rest = common.parse_flags("keras-resnet-bench", __doc__, _define, argv)
     if rest:
         common.fail(f"unexpected arguments {rest}; every setting is a --flag.")
+    extras.require("bench")  # the peers and the memory sampler: a run without them compares nothing
     quick, out_dir = values["quick"].value, values["out_dir"].value
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     startup.quiet_tensorflow()

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_resnet.data import downloads
-from keras_resnet.errors import UserError
+from keras_resnet.errors import MissingExtra, UserError
 from keras_resnet.hub import network
 from keras_resnet.imaging import views
 from keras_resnet.imaging.classes import dataset_class_names
@@ -150,8 +150,11 @@ def _tfds_retries(allowed: bool):
 
 
 def _digits() -> Source:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as e:  # scikit-learn ships the data set: an extra, not a core dependency
+        raise MissingExtra("digits", [(e.name or "sklearn").split(".")[0]]) from None
 
     # 1,797 bundled 8x8 images with values 0..16: rescale to 0..255, upscale to the 32x32 RGB
     # input of the CIFAR nets. A fixed, stratified 80/20 split keeps the test set the same.

@@ -21,6 +21,7 @@ import re
 import keras
 import numpy as np
 
+from keras_resnet.errors import MissingExtra
 from keras_resnet.imaging.pixel_normalization import channel_stats
 from keras_resnet.models import preprocess_layer
 from keras_resnet.models.keras_applications import load_keras_applications
@@ -70,11 +71,10 @@ def read_state_dict(source) -> dict[str, np.ndarray]:
     if path.endswith((".pth", ".pt")):
         try:
             import torch
-        except ImportError as e:
-            raise ImportError(
-                f"Reading {path!r} needs PyTorch (`pip install torch`); or convert it to "
-                ".safetensors / .npz first."
-            ) from e
+        except ImportError:  # a user's choice of file, not a bug: one line, exit 2 in the CLIs
+            raise MissingExtra(
+                "torch", ["torch"], f"convert {path!r} to .safetensors or .npz first."
+            ) from None
         # weights_only=True: tensors only, never arbitrary pickled objects.
         state = torch.load(path, map_location="cpu", weights_only=True)
         state = state.get("state_dict", state) if isinstance(state, dict) else state

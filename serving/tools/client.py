@@ -138,7 +138,7 @@ def _define(values) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from keras_resnet.cli import common
+    from keras_resnet.cli import common, extras
 
     values, paths = common.parse_flags(PROGRAM, __doc__, _define, argv)
     flag = {name: values[name].value for name in values}
@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kwargs = dict(version=flag["version"], label=flag["label"], timeout=flag["timeout"])
         if flag["grpc"]:
+            extras.require("serving")  # REST needs nothing beyond the library; gRPC its stubs
             result = predict_grpc(flag["grpc"], flag["model"], images, **kwargs)
         else:
             result = predict_rest(flag["rest"] or "localhost:8501", flag["model"], images, **kwargs)

@@ -175,11 +175,12 @@ def _define(values) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from keras_resnet.cli import common
+    from keras_resnet.cli import common, extras
 
     values, rest = common.parse_flags("keras-resnet-demo", __doc__, _define, argv)
     if rest:
         common.fail(f"unexpected arguments {rest}; every setting is a --flag=value.")
+    extras.require("serving", "digits")  # it serves what it trains on the digits data
     names = ("workdir", "export_dir", "epochs", "images", "trainer")
     return run(**{name: values[name].value for name in names})
 

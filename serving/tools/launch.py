@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from keras_resnet.cli import common
+from keras_resnet.cli import common, extras
 
 from ..core import config as config_lib
 from ..core.options import EMBEDDED_ONLY, ServerOptions
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = docker_command(options, _without(server_flags, EMBEDDED_ONLY, values))
             print(f"serve: using Docker image {IMAGE}")
         else:
+            extras.require("serving")  # only the embedded server runs in this process
             cmd = [PROGRAM, "--backend=embedded", *server_flags]
             print("serve: no tensorflow_model_server or Docker engine; using the embedded server")
         config_lib.requested_models(options)  # the same one-line errors before handing over
