@@ -17,7 +17,7 @@ BF16 = "bf16"
 
 
 def precision(mode: str) -> str:
-    """"bf16" for any mode computing in bfloat16 (bf16, xla_bf16, bf16_constants), else
+    """ "bf16" for any mode computing in bfloat16 (bf16, xla_bf16, bf16_constants), else
     "float32": the matmul peak and the best rate are each taken per precision."""
     return BF16 if BF16 in mode else "float32"
 
@@ -58,9 +58,9 @@ def peak_note(rows: list[dict]) -> list[str]:
     top = max(over, key=lambda r: r["pct_of_peak"])
     return [
         "",
-        f"\"> peak\": {len(over)} row(s) ran above the measured matmul rate (up to "
+        f'"> peak": {len(over)} row(s) ran above the measured matmul rate (up to '
         f"{top['pct_of_peak']:.0f}%, {top['impl']} {top['model']} {top['mode']} batch "
         f"{top.get('batch')}), so that rate is not a ceiling for these nets and those rows are "
-        "not given as a fraction of it. \"% of best\" is each row's rate over the best rate any "
+        'not given as a fraction of it. "% of best" is each row\'s rate over the best rate any '
         "runtime reached in this run for the same net, task, batch and precision.",
     ]

@@ -69,7 +69,15 @@ def run(quick: bool, max_batch: bool = False) -> dict:
 
     import keras_resnet
     from keras_resnet import machine
-    from keras_resnet.bench import ceiling, input_pipeline, measure, peers, served, summary, torch_peer
+    from keras_resnet.bench import (
+        ceiling,
+        input_pipeline,
+        measure,
+        peers,
+        served,
+        summary,
+        torch_peer,
+    )
     from keras_resnet.bench import timing as bl
 
     s = _settings(quick)

@@ -181,7 +181,10 @@ def _target_lines(r: dict) -> list[str]:
             extra = f" ({modes})"
         if key.endswith("openvino_best") and r.get(f"{key}_modes"):
             extra = f" ({r[f'{key}_modes']})"
-        if key == "resnet50_infer_float32_pct_of_peak" and "resnet50_infer_float32_pct_of_best" in r:
+        if (
+            key == "resnet50_infer_float32_pct_of_peak"
+            and "resnet50_infer_float32_pct_of_best" in r
+        ):
             extra = (f" ({r['resnet50_infer_float32_pct_of_best']}% of the best float32 rate here, "
                      f"{r['resnet50_infer_float32_best_by']})")  # fmt: skip
         if key == "resnet50_infer_fastest_mode_vs_float32":
