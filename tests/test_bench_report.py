@@ -38,6 +38,12 @@ def test_ratios_are_computed_from_rows():
     assert r["resnet50_infer_float32_vs_pytorch_float32"] == 1.11  # like with like: 10 vs 9
     assert r["resnet50_infer_fastest_mode_vs_float32"] == 2.0
     assert r["resnet50_infer_float32_pct_of_peak"] == 40.0
+    # Beside it, the share of the best float32-precision ResNet-50 inference rate here: our XLA
+    # mode's 20 (PyTorch's float32 ran 9).
+    assert (r["resnet50_infer_float32_pct_of_best"], r["resnet50_infer_float32_best_by"]) == (
+        50.0,
+        "keras_resnet xla",
+    )
     assert r["pipeline_cifar10_vs_train_step"] == 3.0
     assert "resnet50_train_best_vs_pytorch_best" not in r  # torch training not measured
 
@@ -197,6 +203,10 @@ def test_nothing_above_the_matmul_rate_is_called_a_fraction_of_it():
     assert "| openvino | resnet50_v1.5 | infer | float32 | 32 | 45.0 | 1 | > peak | 82% |" in text
     assert "up to 112%, openvino resnet50_v1.5 bf16 batch 32" in text
     assert "not given as a fraction of it" in text
+    assert (
+        "| resnet50_infer_float32_pct_of_peak | >= 75 | skipped (ran at 104% of the matmul rate: "
+        "not a ceiling) (100.0% of the best float32 rate here, keras_resnet float32) | |" in text
+    )
 
 
 def test_pct_of_best_is_per_net_task_batch_and_precision():
