@@ -59,3 +59,15 @@ def test_configurations_are_named_and_bad_graphs_refused():
     net, x = _net()
     with pytest.raises(ValueError, match="got 'tensorrt'"):
         torch_peer.inference_fn(net, x, graph="tensorrt", bf16=False)
+
+
+@pytest.mark.slow  # inductor compiles C++ for the net: ~20 s on 2 cores
+def test_compiled_graph_matches_eager():
+    why = torch_peer.compiler_works()
+    if why:
+        pytest.skip(f"torch.compile {why}")
+    net, x = _net()
+    compiled = torch_peer.inference_fn(net, x, graph="compile", bf16=False)
+    with torch.inference_mode():
+        torch.testing.assert_close(compiled(x), net(x), rtol=1e-4, atol=1e-5)
+    assert "compile" in torch_peer.inference_graphs(quick=False)
