@@ -2,7 +2,9 @@
 for every framework alike, and a batch too large for the machine counted as not fitting. Trials
 are fakes: no process or framework starts here."""
 
+import json
 import logging
+import pathlib
 import types
 
 import pytest
@@ -140,3 +142,26 @@ def test_largest_batch_search_is_bounded(monkeypatch):
         1,
     )
     assert found["stopped"] == "inconclusive trial at batch 192"
+
+
+@pytest.mark.parametrize("impl", memory.IMPLS)
+def test_the_committed_search_is_what_the_code_does(impl, monkeypatch):
+    """Issue 25 read PyTorch's search as stopping after its first trial. Replayed from the
+    committed full run (bench/results-vm.json: its peaks, its budget, each trial's outcome),
+    the search runs every trial that run recorded, in order, past the first, and ends with
+    adjacent bounds, for PyTorch as for keras_resnet."""
+    with open(pathlib.Path(__file__).parents[1] / "bench" / "results-vm.json") as f:
+        committed = json.load(f)["memory"]
+    found_then = committed["largest_batch"][impl]
+    outcome = {t["batch"]: {k: v for k, v in t.items() if k != "batch"}
+               for t in found_then["trials"]}  # fmt: skip
+    monkeypatch.setattr(memory, "budget_mib", lambda: float(found_then["budget_mib"]))
+    monkeypatch.setattr(memory, "run_workload", lambda i, task, batch, **kw: outcome[batch])
+    found = memory.largest_batch(impl, committed["workloads"])
+    assert [t["batch"] for t in found["trials"]] == [t["batch"] for t in found_then["trials"]]
+    assert len(found["trials"]) > 1 and found["stopped"] is None
+    assert found["smallest_failing"] - found["largest_batch"] == memory.STEP
+    assert (found["largest_batch"], found["linear_estimate"]) == (
+        found_then["largest_batch"],
+        found_then["linear_estimate"],
+    )

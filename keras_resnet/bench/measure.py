@@ -50,9 +50,11 @@ def torch_resnet50_throughput(
     warmup: int = 2,
     device: str = "cpu",
     max_iters: int = 30,
+    graph: str = "eager",
 ) -> float | None:
     """Images/s of a PyTorch ResNet-50 (torchvision's layout), channels_last, with optional bf16
-    autocast, on `device` ("cpu" or "cuda"); None when torch is not installed."""
+    autocast, on `device` ("cpu" or "cuda"); inference runs as `keras_resnet.bench.torch_peer`'s
+    `graph` ("eager", "jit" or "compile"). None when torch is not installed."""
     try:
         import torch
     except ImportError:
@@ -89,11 +91,13 @@ def torch_resnet50_throughput(
             sync()
 
     else:
-        net.eval()
+        from keras_resnet.bench.torch_peer import inference_fn
+
+        run = inference_fn(net.eval(), x, graph=graph, bf16=bf16)
 
         def fn():
             with torch.inference_mode(), autocast:
-                net(x)
+                run(x)
             sync()
 
     return time_fn(fn, warmup=warmup, min_time=min_time, max_iters=max_iters).rate(batch)

@@ -144,5 +144,18 @@ def available() -> dict:
     return out
 
 
+def configuration() -> dict:
+    """Each runtime's settings in this benchmark, one line each, for the results JSON and the
+    report's header (the PyTorch peer's are `keras_resnet.bench.torch_peer.describe`)."""
+    return {
+        "onnxruntime": "CPU execution provider, ORT_ENABLE_ALL graph optimisations, "
+        "intra_op_num_threads = cores, float32. No bf16 run: its bf16 fast-math GEMM is for "
+        "arm64 only, and the x86 CPU provider has no bf16 convolutions. No int8 run: that needs "
+        "a quantised, calibrated model, a different network by accuracy",
+        "openvino": "CPU plugin, PERFORMANCE_HINT=LATENCY, INFERENCE_NUM_THREADS = cores, "
+        "static batch (as benchmark_app), INFERENCE_PRECISION_HINT f32 and bf16",
+    }
+
+
 def default_threads() -> int:
     return os.cpu_count() or 1
