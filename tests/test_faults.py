@@ -60,7 +60,10 @@ def test_sigkill_mid_backup_write_then_resume(tmp_path):
         ("step:10", 8),  # mid-epoch 2
         ("backup:3", 6),  # mid-write of a step-level backup (step 8)
         ("checkpoint:1", None),  # mid-write of checkpoints/last.keras, epoch 1
-        ("checkpoint:3", 8),  # epoch 2's last.keras (1: epoch 1's last, 2: its best)
+        # checkpoints/last.keras is written once per epoch; best.keras only with a validation
+        # split, which TINY has none of (was counted here when every run wrote it).
+        ("checkpoint:2", 8),  # epoch 2's last.keras, before epoch 2's backup (step 12)
+        ("checkpoint:3", 12),  # epoch 3's (the last) last.keras, after epoch 2's backup
         ("metrics:3", 8),  # mid-write of metrics.csv, epoch 2's row (1 rewrites it at start)
         ("model:1", 13),  # mid-write of the final model.keras
         ("results:1", 13),  # mid-write of results.json
