@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help lock install install-all install-footprint test test-all lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
+.PHONY: help lock install install-all install-footprint test test-quick test-report lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -75,11 +75,17 @@ install-all: $(VENV)/.installed-all  ## Add the heavy extras: torch, torchvision
 install-footprint:  ## Time both installs from a clean venv and size it (bench/install-<host>.json).
 	bash bench/footprint.sh
 
-test: install  ## Run the default test suite (slow tests excluded).
+# One suite: `make test` (and CI) runs every test, the slow ones included; `make test-quick` is
+# the edit loop's subset. Tests that need an extra (torch, jax, ONNX, OpenVINO) skip, naming it,
+# after `make install`; CI installs everything first (`make install-all`), so none skip there.
+test: install  ## Run every test, slow ones included (what CI runs).
 	$(PY) -m pytest -q
 
-test-all: install  ## Run every test, the slow ones included.
-	$(PY) -m pytest -q -m "slow or not slow"
+test-quick: install  ## The edit loop: every test except those marked slow.
+	$(PY) -m pytest -q -m "not slow"
+
+test-report: install  ## Run every test and write its wall time and slowest tests (bench/test-suite-<host>.json).
+	KERAS_RESNET_TEST_REPORT=bench/test-suite-$$(hostname -s).json $(PY) -m pytest -q
 
 lint: install  ## Ruff lint and format check, and the import-layering contracts (pyproject.toml).
 	$(BIN)/ruff check .

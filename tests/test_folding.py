@@ -25,7 +25,7 @@ TOL = 1e-5  # relative to the largest logit (at least 1)
 # folding adds no more error than float32 already has: the folded net's distance to the float64
 # result at most twice the unfolded float32 net's.
 FLOAT32_LIMITED = {"resnet101", "resnet152"}
-# The deepest nets repeat the blocks of shallower ones already covered: `make test-all` runs them.
+# The deepest nets repeat the blocks of shallower ones already covered: they are marked slow (`make test` runs them, `make test-quick` does not).
 SLOW = {"resnet101", "resnet152", "resnet1202", "resnet110", "plain110"}
 
 
