@@ -6,8 +6,8 @@ inside a list, before the items it covers):
     <!-- figures: bench/results-vm.json bench/profile-vm.md -->
 
 The block runs to the next blank line (or the next such comment). Every measured figure in it
-(a number with a unit: s, min, ms, GiB, MiB, GB, img/s, req/s, %, x/×) and every numeric table
-cell must equal, at the rounding shown, a number one of those artifacts holds (a JSON value, key
+(a number with a unit: s, min, hours, ms, GiB, MiB, GB, MB, img/s, req/s, %, x/×) and every number in a
+table row but its first column (the row's name) and its header must equal, at the rounding shown, a number one of those artifacts holds (a JSON value, key
 or a number inside a string; any number in a Markdown artifact). A % may also be a fraction the
 artifact holds; a GiB figure may be MiB the artifact holds. `test_no_measured_figure_outside_a_block`
 fails on any measured figure outside a block that EXEMPT does not name.
@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 NUM = r"\d[\d,]*(?:\.\d+)?"
-UNIT = r"(?:s|min|minutes|ms|GiB|MiB|GB|img/s|req/s|requests/s|%|×|x)"
+UNIT = r"(?:s|seconds|min|minutes|hours|ms|GiB|MiB|GB|MB|img/s|images/s|req/s|requests/s|%|×|x)"
 # A number (or a range / pair of them: 12-30%, 5.1 / 9.0 GiB) followed by a unit. The look-behind
-# skips digits inside names (ResNet-56, float32); the look-ahead skips 224x224 and "5 seconds".
+# skips digits inside names (ResNet-56, float32); the look-ahead skips 224x224 and 3x3.
 MEASURED = re.compile(
     rf"(?<![\w.\-])(?P<a>{NUM})(?:\s?(?:-|–|/)\s?(?P<b>{NUM}))?\s?{UNIT}(?=[\s),.;:|*]|$)"
 )
