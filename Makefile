@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help lock install install-all install-footprint test test-quick test-report lint format models train eval export serve predict demo bench bench-profile bench-serving experiment deploy clean
+.PHONY: help lock install install-all install-footprint test test-quick test-report lint format models train eval export serve predict demo bench bench-profile bench-serving bench-soak experiment deploy clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -130,6 +130,11 @@ bench-profile: install-all  ## Op-level profiles of the served model and its pee
 
 bench-serving: install  ## Serving benchmark: in-process vs REST vs gRPC.
 	$(PY) -m keras_resnet.serving.tools.serving_bench $(ARGS)
+
+# The server runs in a process of its own, so the RSS samples are the server's alone; run it with
+# nothing else on the machine, as the figures in docs/reliability.md are read from its artifact.
+bench-soak: install  ## Serving soak: 4,000 checked predicts at concurrency 32, RSS over time (bench/soak-<host>.json, .md).
+	$(PY) -m keras_resnet.serving.tools.soak --own_server --out=bench/soak-$$(hostname).json $(ARGS)
 
 experiment: install  ## Run a paper table (TABLE=table6, ARGS="--config.scale=0.01").
 	$(PY) -m experiments.run $(TABLE) $(ARGS)

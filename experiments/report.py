@@ -182,7 +182,28 @@ def markdown(
     )
     if verdicts:
         lines += ["", "## Depth: plain vs residual (measured here)", "", *verdicts]
+    lines += per_seed_lines(module, runs)
     return "\n".join(lines) + "\n"
+
+
+def per_seed_lines(module, runs: dict[str, list[dict]]) -> list[str]:
+    """With repeated runs, each run's own errors, a row per seed, so that a reader (and a doc
+    quoting them) finds every run's numbers in the report and not only best (mean ± std)."""
+    if max((len(done) for done in runs.values()), default=0) < 2:
+        return []
+    lines = [
+        "",
+        "## Per seed (measured here)",
+        "",
+        "| model | seed | test top-1 error | final training error |",
+        "|---|---:|---:|---:|",
+    ]
+    for name in module.MODELS:
+        for i, run in enumerate(runs.get(name) or []):
+            seed = run.get("config", {}).get("seed", f"+{i}")  # no config.json: its offset
+            train = "—" if run["train_error"] is None else f"{run['train_error']:.2f}"
+            lines.append(f"| {name} | {seed} | {run['top1_error']:.2f} | {train} |")
+    return lines
 
 
 def write(module, table: str, runs: dict, out: str, command: str, *, figures=(), hardware=None):

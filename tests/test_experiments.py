@@ -98,10 +98,44 @@ def test_repeated_runs_use_one_seed_each_and_report_best_mean_std(tmp_path):
     best, mean, std = min(errors), statistics.mean(errors), statistics.stdev(errors)
     assert f"| {best:.2f} ({mean:.2f} ± {std:.2f}) |" in row, row
     assert "Runs per model: 2" in report
+    per_seed = report.split("## Per seed (measured here)")[1]
+    for seed, error in zip(seeds, errors, strict=True):
+        assert f"| resnet20 | {seed} | {error:.2f} |" in per_seed, per_seed
     # Interrupted or not, a rerun trains nothing that is finished.
     stamps = {p: p.stat().st_mtime for p in root.rglob("results.json")}
     assert runner.run(argv) == 0
     assert stamps == {p: p.stat().st_mtime for p in stamps}
+
+
+def test_report_lists_each_seed_with_repeated_runs_only():
+    """best (mean ± std) hides the runs themselves: with --runs > 1 the report also has a row
+    per seed (test and final training error); a single run has no such section."""
+    from experiments import digits_degradation, report
+
+    def run(seed, test, train):
+        rows = [{"step": "1", "top1_error": str(train), "val_top1_error": str(test)}]
+        return {
+            "top1_error": test,
+            "top5_error": 0.0,
+            "train_error": train,
+            "steps": 1,
+            "images_per_sec": 1.0,
+            "rows": rows,
+            "config": {"seed": seed},
+        }
+
+    runs = {"plain20": [run(0, 1.39, 0.43), run(1, 0.56, 0.28), run(2, 0.83, 0.28)]}
+    text = report.markdown(digits_degradation, runs, "python -m experiments.run x --runs=3", 60.0)
+    section = text.split("## Per seed (measured here)\n")[1]
+    rows = [line for line in section.splitlines() if line.startswith("| plain20 |")]
+    assert rows == [
+        "| plain20 | 0 | 1.39 | 0.43 |",
+        "| plain20 | 1 | 0.56 | 0.28 |",
+        "| plain20 | 2 | 0.83 | 0.28 |",
+    ]
+    assert "| plain20 | 0.56 (0.93 ± 0.42) |" in text  # the summary cell stays as it was
+    single = report.markdown(digits_degradation, {"plain20": runs["plain20"][:1]}, "x", 60.0)
+    assert "Per seed" not in single
 
 
 SMALL_IMAGENET = [
