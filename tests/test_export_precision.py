@@ -41,8 +41,8 @@ def test_low_precision_model_agrees_with_float32(precision):
 @pytest.fixture(scope="module")
 def digits_exports(tmp_path_factory):
     """resnet8 trained briefly on the offline digits data (~90% test accuracy; ~25 s on 2 idle
-    cores), exported through the CLI in float32 (the default weights: variables), bfloat16 and
-    float16 (weights forced to variables); and the digits test images."""
+    cores), exported through the CLI in float32 and float16 (the default weights: variables) and
+    bfloat16 (weights forced to variables); and the digits test images."""
     from keras_resnet import data
     from keras_resnet.configs import cifar10
     from keras_resnet.training import train
@@ -56,7 +56,7 @@ def digits_exports(tmp_path_factory):
     paths = {}
     for precision in ("float32", "bfloat16", "float16"):
         argv = [str(root / "run"), f"--export_dir={root / precision}", f"--precision={precision}"]
-        if precision != "float32":
+        if precision == "bfloat16":
             argv.append("--weights_as_constants=false")  # not the default there: forced
         assert export_cli.main(argv) == 0
         paths[precision] = str(root / precision / "1")
@@ -107,8 +107,8 @@ def test_low_precision_export_stores_its_weights_in_that_precision_and_says_so(d
         with open(os.path.join(path, "assets.extra", "export_info.json")) as f:
             info = json.load(f)
         assert info["precision"] == precision and info["weights"] == "variables"
-        # float32 chose variables by itself (auto); the others were told to.
-        assert info["weights_as_constants"] == ("auto" if precision == "float32" else "false")
+        # float32 and float16 chose variables by themselves (auto); bfloat16 was told to.
+        assert info["weights_as_constants"] == ("false" if precision == "bfloat16" else "auto")
 
 
 def test_bfloat16_export_stores_its_weights_as_constants_by_default(digits_exports, tmp_path):

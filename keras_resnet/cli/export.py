@@ -46,8 +46,8 @@ def _define(values) -> None:
         "auto",
         list(WEIGHTS_AS_CONSTANTS),
         "store the weights as graph constants, so that oneDNN keeps its reordered filters; "
-        "auto = constants for bfloat16/float16 (faster at batch 1), variables for float32 "
-        "(no gain there); measured in docs/performance.md",
+        "auto = constants for bfloat16 (faster at batch 1), variables for float32 (no gain "
+        "there) and float16 (not profiled); measured in docs/performance.md",
         **where,
     )
 

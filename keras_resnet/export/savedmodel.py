@@ -52,7 +52,7 @@ def next_version(export_dir: str) -> int:
 
 def frozen_network(model, pre: Preprocessing):
     """The network as a graph function whose weights are constants, not variables
-    (`--weights_as_constants=true`; the default for reduced precision, see
+    (`--weights_as_constants=true`; the default for bfloat16, see
     `constants_by_default`). Both signatures call this one function, so the SavedModel holds
     the weights once.
 
@@ -86,8 +86,9 @@ def constants_by_default(precision: str) -> bool:
     per-call filter reorders (oneDNN 'reorder' 22.1 ms of a 46.0 ms call) and the call takes
     27.8 ms; in float32 there is no such reorder to remove and constants cost the grappler
     fusions (50.9 ms with variables, 52.2 ms with constants), so float32 keeps variables.
-    float16 follows bfloat16: a reduced-precision filter is reordered the same way."""
-    return precision != "float32"
+    float16 was not profiled (it gains on GPUs, where oneDNN does not run): variables, as
+    before, until a profile shows otherwise."""
+    return precision == "bfloat16"
 
 
 def resolve_weights_as_constants(setting, precision: str) -> bool:
@@ -97,7 +98,7 @@ def resolve_weights_as_constants(setting, precision: str) -> bool:
         return constants_by_default(precision)
     if isinstance(setting, bool):
         return setting
-    raise ValueError(f"weights_as_constants must be auto, true or false, got {setting!r}.")
+    raise ValueError(f"weights_as_constants must be True, False or 'auto', got {setting!r}.")
 
 
 def _serving_module(model, pre: Preprocessing, weights_as_constants: bool = False):
@@ -176,7 +177,7 @@ def export_model(
     Both the SavedModel and the `.keras` app file hold the inference graph: BN folded into the
     convolutions, computing in `precision` (float32, bfloat16 or float16) with float32 inputs
     and outputs (keras_resnet.export.folding). `weights_as_constants`: True, False or "auto"
-    (constants in reduced precision only; see `constants_by_default` and `frozen_network`)."""
+    (constants for bfloat16 only; see `constants_by_default` and `frozen_network`)."""
     import tensorflow as tf
 
     from keras_resnet.export.folding import inference_model
