@@ -5,11 +5,16 @@ as a KServe InferenceService. Each function returns the documents of one file.""
 from __future__ import annotations
 
 from deploy import pods
+from keras_resnet.serving.core import thread_pools
 
 NAME = f"{pods.MODEL}-serving"
 # SIGTERM: the pod leaves the Service's endpoints, then the server drains its requests.
 GRACE_SECONDS = 30
 HEALTH_PATH = f"/v1/models/{pods.MODEL}"  # TF Serving's model status: 200 once a version loads
+# The CPUs a serving pod requests. TensorFlow's thread pools are sized from it
+# (serving/core/thread_pools.py): left at 0, TensorFlow would size them for the node's cores.
+CPUS = 2
+RESOURCES = {"requests": {"cpu": str(CPUS), "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
 
 
 def server_args() -> list[str]:
@@ -24,6 +29,7 @@ def server_args() -> list[str]:
         f"--batching_parameters_file={pods.EXPORT_DIR}/batching_parameters.txt",
         f"--monitoring_config_file={pods.EXPORT_DIR}/monitoring.config",
         "--file_system_poll_wait_seconds=60",
+        *thread_pools.flags(CPUS),
     ]
 
 
@@ -39,10 +45,7 @@ def _serving_container() -> dict:
             {"name": "grpc", "containerPort": pods.GRPC_PORT},
             {"name": "rest", "containerPort": pods.REST_PORT},
         ],
-        "resources": {
-            "requests": {"cpu": "2", "memory": "2Gi"},
-            "limits": {"memory": "4Gi"},
-        },
+        "resources": RESOURCES,
         # Loading a version from the bucket takes a while: the startup probe allows 5 minutes,
         # then readiness follows the model's status and liveness only that the server answers.
         "startupProbe": {**status, "periodSeconds": 10, "failureThreshold": 30},
@@ -129,10 +132,9 @@ def kserve() -> list[dict]:
         "modelFormat": {"name": "tensorflow"},
         "runtimeVersion": tag,
         "storageUri": pods.EXPORT_DIR,
-        "resources": {
-            "requests": {"cpu": "2", "memory": "2Gi"},
-            "limits": {"memory": "4Gi"},
-        },
+        # Added to the runtime's own tensorflow_model_server flags (model name, ports, path).
+        "args": thread_pools.flags(CPUS),
+        "resources": RESOURCES,
         "securityContext": pods.container_security(),
         "volumeMounts": [pods.SCRATCH_MOUNT],
     }

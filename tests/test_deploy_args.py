@@ -13,7 +13,7 @@ import sys
 import pytest
 from absl import flags
 
-from deploy import generate, pods, training_jobs
+from deploy import generate, inference, pods, training_jobs
 from keras_resnet.cli import train
 from keras_resnet.serving.tools import launch
 
@@ -90,7 +90,11 @@ def command_lines():
             continue
         for doc in generate.committed(name):
             for container in _containers(doc):
-                if "args" in container:
+                if "args" in container and "modelFormat" in container:
+                    # KServe's TensorFlow runtime adds these to tensorflow_model_server's flags.
+                    assert container["modelFormat"]["name"] == "tensorflow"
+                    yield name, "tensorflow_model_server", container["args"]
+                elif "args" in container:
                     image = container.get("image") or container.get("imageUri")
                     # Without a command, the image's entrypoint runs (ours: keras-resnet-train).
                     default = _entrypoint() if image.startswith(pods.TRAIN_REPOSITORY) else image
@@ -122,11 +126,30 @@ def test_every_command_line_parses():
             assert program == "tensorflow_model_server", (name, program)
             values = check_serving(args)
         checked.setdefault(name, []).append(values)
-    assert set(checked) == {n for n in generate.FILES if n.endswith(".yaml")} - {"kserve.yaml"}
+    assert set(checked) == {n for n in generate.FILES if n.endswith(".yaml")}
     assert checked["gke-tpu-job.yaml"][0]["strategy"] == "tpu"
     assert checked["gke-tpu-job.yaml"][0]["tpu"] == "local"
     assert all(v["strategy"] == "multi_worker" for v in checked["tfjob.yaml"])
     assert checked["tf-serving.yaml"][0]["model_base_path"] == pods.EXPORT_DIR
+
+
+def test_serving_thread_pools_follow_the_cpu_the_pod_requests():
+    """TensorFlow's pools are sized from the serving pod's CPU request (2: intra-op 2,
+    inter-op 2), in both the Deployment and the InferenceService, not left to TensorFlow,
+    which would size them for the node."""
+    servers = [(n, a) for n, p, a in command_lines() if p == "tensorflow_model_server"]
+    assert {name for name, _ in servers} == {"tf-serving.yaml", "kserve.yaml"}
+    for name in ("tf-serving.yaml", "kserve.yaml"):
+        resources = [
+            node["resources"]["requests"]["cpu"]
+            for doc in generate.committed(name)
+            for node in _containers(doc)
+        ]
+        assert resources == [str(inference.CPUS)] == ["2"], name
+    for _, args in servers:
+        values = check_serving(args)
+        assert values["tensorflow_intra_op_parallelism"] == 2
+        assert values["tensorflow_inter_op_parallelism"] == 2
 
 
 def test_the_parsers_refuse_what_the_programs_refuse():

@@ -16,6 +16,7 @@ import tensorflow as tf
 import keras_resnet
 from keras_resnet.cli import export as export_cli
 from keras_resnet.export import folding
+from keras_resnet.serving.tools.testing import http, running_server, server_options
 from tests.test_folding import randomize_bn
 
 TOLERANCE = {"bfloat16": 0.05, "float16": 0.01}
@@ -40,8 +41,8 @@ def test_low_precision_model_agrees_with_float32(precision):
 @pytest.fixture(scope="module")
 def digits_exports(tmp_path_factory):
     """resnet8 trained briefly on the offline digits data (~90% test accuracy; ~25 s on 2 idle
-    cores), exported through the CLI in float32, bfloat16 and float16; and the digits test
-    images."""
+    cores), exported through the CLI in float32 and float16 (the default weights: variables) and
+    bfloat16 (weights forced to variables); and the digits test images."""
     from keras_resnet import data
     from keras_resnet.configs import cifar10
     from keras_resnet.training import train
@@ -55,6 +56,8 @@ def digits_exports(tmp_path_factory):
     paths = {}
     for precision in ("float32", "bfloat16", "float16"):
         argv = [str(root / "run"), f"--export_dir={root / precision}", f"--precision={precision}"]
+        if precision == "bfloat16":
+            argv.append("--weights_as_constants=false")  # not the default there: forced
         assert export_cli.main(argv) == 0
         paths[precision] = str(root / precision / "1")
     source = data.load_source("digits", model_style=data.SMALL, model_classes=10)
@@ -102,29 +105,31 @@ def test_low_precision_export_stores_its_weights_in_that_precision_and_says_so(d
         assert kernels == {tf.as_dtype(precision)}
         assert not _graph_filters(path)  # variables by default, not also constants
         with open(os.path.join(path, "assets.extra", "export_info.json")) as f:
-            assert json.load(f)["precision"] == precision
+            info = json.load(f)
+        assert info["precision"] == precision and info["weights"] == "variables"
+        # float32 and float16 chose variables by themselves (auto); bfloat16 was told to.
+        assert info["weights_as_constants"] == ("false" if precision == "bfloat16" else "auto")
 
 
-def test_weights_as_constants_export_is_the_same_model_with_constant_filters(
-    digits_exports, tmp_path
-):
-    """`--weights_as_constants`: the filters are graph constants (stored once, in bfloat16 for
-    a bfloat16 export), no conv weights are left as variables, and the outputs are those of
-    the default export."""
+def test_bfloat16_export_stores_its_weights_as_constants_by_default(digits_exports, tmp_path):
+    """A bfloat16 export with no --weights_as_constants flag (auto, the default): the filters
+    are graph constants (stored once, in bfloat16), no conv weights are left as variables, the
+    choice is recorded, the outputs are those of the export with variables, and our embedded
+    server serves it."""
     import json
 
     paths, images, _ = digits_exports
     run = os.path.dirname(os.path.dirname(paths["bfloat16"]))
     out = str(tmp_path / "constants")
-    argv = [f"{run}/run", f"--export_dir={out}", "--precision=bfloat16", "--weights_as_constants"]
-    assert export_cli.main(argv) == 0
+    assert export_cli.main([f"{run}/run", f"--export_dir={out}", "--precision=bfloat16"]) == 0
     filters = _graph_filters(f"{out}/1")
     assert len(filters) == 7  # ResNet-8: the stem and 3 stages x 2 convs (option A), once
     assert {tf.as_dtype(t.dtype) for t in filters} == {tf.bfloat16}
     reader = tf.train.load_checkpoint(f"{out}/1/variables/variables")
     assert not [s for s in reader.get_variable_to_shape_map().values() if len(s) == 4]
     with open(f"{out}/1/assets.extra/export_info.json") as f:
-        assert json.load(f)["weights"] == "constants"
+        info = json.load(f)
+    assert info["weights"] == "constants" and info["weights_as_constants"] == "auto"
     x = tf.constant(images[:64])
     predict = {
         p: tf.saved_model.load(p).signatures["predict_images"]
@@ -132,3 +137,34 @@ def test_weights_as_constants_export_is_the_same_model_with_constant_filters(
     }
     a, b = (predict[p](images=x)["probabilities"].numpy() for p in predict)
     np.testing.assert_allclose(a, b, atol=1e-6)
+    # Our embedded server loads it (warm-up requests included) and serves those outputs.
+    request = {"signature_name": "predict_images", "inputs": images[:4].tolist()}
+    with running_server(server_options(model_name="digits", model_base_path=out)) as server:
+        url = f"http://127.0.0.1:{server.rest_port}/v1/models/digits:predict"
+        status, body = http("POST", url, request)
+    assert status == 200, body
+    np.testing.assert_allclose(body["outputs"]["probabilities"], b[:4], atol=1e-5)
+
+
+def test_weights_as_constants_true_forces_constants_on_float32(digits_exports, tmp_path):
+    import json
+
+    paths, images, _ = digits_exports
+    run = os.path.dirname(os.path.dirname(paths["float32"]))
+    out = str(tmp_path / "f32")
+    argv = [f"{run}/run", f"--export_dir={out}", "--weights_as_constants=true"]
+    assert export_cli.main(argv) == 0
+    assert len(_graph_filters(f"{out}/1")) == 7
+    with open(f"{out}/1/assets.extra/export_info.json") as f:
+        info = json.load(f)
+    assert info["weights"] == "constants" and info["weights_as_constants"] == "true"
+
+
+def test_weights_as_constants_refuses_other_values_in_one_line(digits_exports, tmp_path, capsys):
+    paths, _, _ = digits_exports
+    run = os.path.dirname(os.path.dirname(paths["float32"]))
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main([f"{run}/run", f"--export_dir={tmp_path}", "--weights_as_constants=yes"])
+    assert exit_info.value.code != 0
+    err = capsys.readouterr().err
+    assert "weights_as_constants" in err and "Traceback" not in err

@@ -7,6 +7,7 @@ import stat
 import pytest
 import yaml
 
+from keras_resnet.serving.core import thread_pools
 from keras_resnet.serving.core.options import ServerOptions
 from keras_resnet.serving.tools import client, launch
 from keras_resnet.serving.tools.testing import (
@@ -86,7 +87,46 @@ def test_flags_pass_through_in_both_forms(tmp_path, monkeypatch, capsys, export_
         "--port",
         "9000",
         "--enable_batching",
+        *thread_pools.flags(thread_pools.available_cpus()),  # sized here: none was typed
     ]
+
+
+def test_thread_pools_reach_the_server_sized_for_this_machine_unless_typed(
+    tmp_path, monkeypatch, capsys, export_dir
+):
+    """tensorflow_model_server and Docker get --tensorflow_{intra,inter}_op_parallelism sized
+    from the CPUs this process may use; a value typed on the command line is passed as typed."""
+    _fake_binary(tmp_path, "tensorflow_model_server")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(thread_pools, "available_cpus", lambda: 6.5)  # e.g. docker --cpus=6.5
+    base = [f"--model_base_path={export_dir}", "--dry_run"]
+    assert launch.main(base) == 0
+    command = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert command[-2:] == [
+        "--tensorflow_intra_op_parallelism=6",
+        "--tensorflow_inter_op_parallelism=2",
+    ]
+    assert launch.main([*base, "--tensorflow_intra_op_parallelism=3"]) == 0
+    command = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert [a for a in command if "op_parallelism" in a] == [
+        "--tensorflow_intra_op_parallelism=3",
+        "--tensorflow_inter_op_parallelism=2",
+    ]
+    monkeypatch.setattr(launch, "docker_answers", lambda timeout=5.0: True)
+    monkeypatch.setenv("PATH", "")
+    assert launch.main(base) == 0
+    command = capsys.readouterr().out.strip().splitlines()[-1].split()
+    assert command[1:3] == ["docker", "run"]
+    assert "--tensorflow_intra_op_parallelism=6" in command[command.index(launch.IMAGE) :]
+
+
+def test_pool_sizes_follow_the_cpus():
+    assert thread_pools.pool_sizes(0.5) == {
+        thread_pools.INTRA: 1,
+        thread_pools.INTER: 1,
+    }
+    assert thread_pools.pool_sizes(2) == {thread_pools.INTRA: 2, thread_pools.INTER: 2}
+    assert thread_pools.pool_sizes(16) == {thread_pools.INTRA: 16, thread_pools.INTER: 2}
 
 
 def test_docker_compose_uses_the_exported_configs():

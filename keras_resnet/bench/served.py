@@ -21,8 +21,9 @@ logger = logging.getLogger(__name__)
 
 MODEL = "resnet50_v1.5"  # the `model` column of these rows
 EXPORT_PRECISION = {"float32": "float32", "bf16": "bfloat16"}  # bench mode -> export precision
-# The exports timed: each precision with its weights as variables (the default), then as graph
-# constants (`--weights_as_constants`), as the bench mode "<mode>_constants".
+# The exports timed: each precision with its weights as variables, then as graph constants
+# (`--weights_as_constants=true`), as the bench mode "<mode>_constants". Both are forced here:
+# the exporter's default (auto) is variables in float32 and constants in bfloat16.
 EXPORTS = ("float32", "bf16", "float32_constants", "bf16_constants")
 
 

@@ -2,7 +2,8 @@
 
     keras-resnet-export SOURCE --export_dir=models/NAME [--version=N] [--model_name=NAME]
         [--mean=FILE.npy|R,G,B] [--std=R,G,B] [--scale=1/255] [--labels=FILE]
-        [--crop_fraction=F] [--precision=float32|bfloat16|float16] [--weights_as_constants]
+        [--crop_fraction=F] [--precision=float32|bfloat16|float16]
+        [--weights_as_constants=auto|true|false]
 
 The layout written and the signatures are described in keras_resnet.export.savedmodel.
 """
@@ -15,6 +16,8 @@ import sys
 from keras_resnet.cli import common, startup
 
 PRECISIONS = ("float32", "bfloat16", "float16")
+# auto: keras_resnet.export.savedmodel.constants_by_default; true/false force either way.
+WEIGHTS_AS_CONSTANTS = {"auto": "auto", "true": True, "false": False}
 
 
 def _define(values) -> None:
@@ -38,11 +41,13 @@ def _define(values) -> None:
         "bfloat16 gains on AVX512-BF16/AMX CPUs and Ampere+ GPUs, float16 on GPUs",
         **where,
     )
-    flags.DEFINE_boolean(
+    flags.DEFINE_enum(
         "weights_as_constants",
-        False,
-        "store the weights as graph constants: oneDNN then keeps its reordered filters "
-        "(faster small batches on CPUs, most in bfloat16); see README 'The served model'",
+        "auto",
+        list(WEIGHTS_AS_CONSTANTS),
+        "store the weights as graph constants, so that oneDNN keeps its reordered filters; "
+        "auto = constants for bfloat16 (faster at batch 1), variables for float32 (no gain "
+        "there) and float16 (not profiled); measured in docs/performance.md",
         **where,
     )
 
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             model_name=flag["model_name"],
             source=os.path.abspath(source) if "://" not in source else source,
             precision=flag["precision"],
-            weights_as_constants=flag["weights_as_constants"],
+            weights_as_constants=WEIGHTS_AS_CONSTANTS[flag["weights_as_constants"]],
         )
     except (OSError, ValueError) as e:
         common.fail(str(e))

@@ -52,8 +52,9 @@ def next_version(export_dir: str) -> int:
 
 def frozen_network(model, pre: Preprocessing):
     """The network as a graph function whose weights are constants, not variables
-    (`--weights_as_constants`). Both signatures call this one function, so the SavedModel
-    holds the weights once.
+    (`--weights_as_constants=true`; the default for bfloat16, see
+    `constants_by_default`). Both signatures call this one function, so the SavedModel holds
+    the weights once.
 
     Why: TensorFlow's oneDNN convolutions keep a filter reordered into the blocked layout
     their kernels read only when the filter is a constant. With variables, a reduced-precision
@@ -61,7 +62,7 @@ def frozen_network(model, pre: Preprocessing):
     batch 1 (`ONEDNN_VERBOSE=1`; bench/profile-vm.md, `make bench-profile`). The price: with
     constant filters TensorFlow's graph optimiser no longer fuses the ReLU and the residual Add
     into the convolutions (oneDNN still merges the bias), which costs at larger batches. The
-    measured trade-off is in the README ("The served model")."""
+    measured trade-off is in docs/performance.md."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2,
@@ -76,6 +77,28 @@ def frozen_network(model, pre: Preprocessing):
         tf.function(forward, autograph=False).get_concrete_function(spec)
     )
     return lambda x: frozen(x)[0]  # a frozen function returns its outputs as a list
+
+
+def constants_by_default(precision: str) -> bool:
+    """Whether an export in `precision` stores its weights as constants unless told otherwise
+    (`--weights_as_constants=auto`). Chosen from the batch-1 op profiles of ResNet-50 v1.5 in
+    bench/profile-vm.md (`make bench-profile`, 2 threads): in bfloat16 constants remove the
+    per-call filter reorders (oneDNN 'reorder' 22.1 ms of a 46.0 ms call) and the call takes
+    27.8 ms; in float32 there is no such reorder to remove and constants cost the grappler
+    fusions (50.9 ms with variables, 52.2 ms with constants), so float32 keeps variables.
+    float16 was not profiled (it gains on GPUs, where oneDNN does not run): variables, as
+    before, until a profile shows otherwise."""
+    return precision == "bfloat16"
+
+
+def resolve_weights_as_constants(setting, precision: str) -> bool:
+    """`setting` is True, False, or "auto"/None (`constants_by_default(precision)`); a
+    ValueError names any other value."""
+    if setting is None or setting == "auto":
+        return constants_by_default(precision)
+    if isinstance(setting, bool):
+        return setting
+    raise ValueError(f"weights_as_constants must be True, False or 'auto', got {setting!r}.")
 
 
 def _serving_module(model, pre: Preprocessing, weights_as_constants: bool = False):
@@ -147,17 +170,20 @@ def export_model(
     model_name=None,
     source="",
     precision="float32",
-    weights_as_constants=False,
+    weights_as_constants="auto",
 ) -> str:
     """Writes version `version` (default: next) of `model` under `export_dir`; returns its path.
 
     Both the SavedModel and the `.keras` app file hold the inference graph: BN folded into the
     convolutions, computing in `precision` (float32, bfloat16 or float16) with float32 inputs
-    and outputs (keras_resnet.export.folding). `weights_as_constants`: see `frozen_network`."""
+    and outputs (keras_resnet.export.folding). `weights_as_constants`: True, False or "auto"
+    (constants for bfloat16 only; see `constants_by_default` and `frozen_network`)."""
     import tensorflow as tf
 
     from keras_resnet.export.folding import inference_model
 
+    requested = "auto" if weights_as_constants is None else weights_as_constants
+    weights_as_constants = resolve_weights_as_constants(requested, precision)
     model = inference_model(model, precision)
 
     local = files.is_local(export_dir)
@@ -184,6 +210,8 @@ def export_model(
         info = {"model_name": model_name, "version": version, "source": source, **pre.describe()}
         info.update(precision=precision, batchnorm="folded into the convolutions")
         info.update(weights="constants" if weights_as_constants else "variables")
+        # What was asked for: "auto" is the profile-driven default (constants_by_default).
+        info.update(weights_as_constants=str(requested).lower())
         with open(os.path.join(tmp, "assets.extra", "export_info.json"), "w") as f:
             json.dump(info, f, indent=2)
         if local:

@@ -31,6 +31,14 @@ class ServerOptions:
     enable_batching: bool = _option(False, "batch concurrent requests of the same shape")
     batching_parameters_file: str = _option("", "BatchingParameters text proto")
     monitoring_config_file: str = _option("", "MonitoringConfig text proto")
+    tensorflow_intra_op_parallelism: int = _option(
+        0,
+        "threads one TensorFlow op may use (oneDNN convolutions); 0 = TensorFlow's default, "
+        "every core of the machine (keras-resnet-serve passes the CPUs it may use)",
+    )
+    tensorflow_inter_op_parallelism: int = _option(
+        0, "TensorFlow ops run at once; 0 = TensorFlow's default (keras-resnet-serve passes 2)"
+    )
     enable_model_warmup: bool = _option(True, "warm a version up before serving it")
     rest_api_num_threads: int = _option(16, "threads running REST and batched predicts")
     grpc_max_threads: int = _option(32, "gRPC worker threads")

@@ -32,7 +32,7 @@ import grpc
 from aiohttp import web
 
 from . import config as config_lib
-from . import logs
+from . import logs, thread_pools
 from .batching import Batcher
 from .health import Health
 from .limits import Admission
@@ -78,6 +78,11 @@ class ModelServer:
         # start-up lines and seconds of import.
         from .grpc_service import add_services
 
+        # Before TensorFlow runs anything (listing devices, loading): later it cannot change.
+        thread_pools.apply(
+            self.options.tensorflow_intra_op_parallelism,
+            self.options.tensorflow_inter_op_parallelism,
+        )
         logs.log_devices()
         self.manager.start()
         self.health = Health(self.manager)

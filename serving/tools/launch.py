@@ -21,6 +21,7 @@ import sys
 from keras_resnet.cli import common, extras
 
 from ..core import config as config_lib
+from ..core import thread_pools
 from ..core.options import EMBEDDED_ONLY, ServerOptions
 
 PROGRAM = "keras-resnet-serve"
@@ -103,6 +104,20 @@ def embedded_command(options: ServerOptions) -> list[str]:
     return [sys.executable, "-m", __name__, "--backend=embedded", *flags]
 
 
+def with_thread_pools(options: ServerOptions, argv: list[str], values):
+    """`options` and `argv` with TensorFlow's pool sizes for this machine's CPUs
+    (serving.core.thread_pools) where the command line did not set them."""
+    sized = {
+        name: value
+        for name, value in thread_pools.pool_sizes(thread_pools.available_cpus()).items()
+        if not values[name].present
+    }
+    return dataclasses.replace(options, **sized), [
+        *argv,
+        *(f"--{name}={value}" for name, value in sized.items()),
+    ]
+
+
 def _define(values) -> None:
     from absl import flags
 
@@ -131,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         common.fail(f"unexpected arguments {rest}; every setting is a --flag=value.")
     options = common.options_from(values, ServerOptions)
     server_flags = _without(argv, ("backend", "dry_run"), values)
+    options, server_flags = with_thread_pools(options, server_flags, values)
     backend = choose(values["backend"].value)
     try:
         if backend == "tensorflow_model_server":

@@ -1,13 +1,17 @@
 """`make bench-serving`: in-process vs REST vs gRPC throughput and latency (a benchmark, not a test).
 
     python -m keras_resnet.serving.tools.serving_bench [--model=resnet50] [--concurrency=1,8,32]
-        [--seconds=10] [--quick]
+        [--precisions=float32,bfloat16] [--seconds=10] [--quick] [--out=bench]
 
 Every request classifies one 224x224 JPEG through `serving_default` (decode, resize, normalise
-and the network, all in the graph). "in-process" calls the loaded SavedModel from client threads
-with no network; REST and gRPC go to the embedded server (`keras-resnet-serve --backend=embedded`) in a separate process, so client
-and server do not share a GIL. Each path runs without and with server-side batching (the
-export's batching_parameters.txt). The model has random weights: speed does not depend on them.
+and the network, all in the graph). Each precision is exported as `keras-resnet-export` writes
+it by default: BN folded; float32 with its weights as variables, bfloat16 as constants
+(keras_resnet.export.savedmodel.constants_by_default). "in-process" calls the loaded SavedModel
+from client threads with no network; REST and gRPC go to the embedded server
+(`keras-resnet-serve --backend=embedded`) in a separate process, so client and server do not
+share a GIL. Each path runs without and with server-side batching (the export's
+batching_parameters.txt). The model has random weights: speed does not depend on them.
+`--out=DIR` writes DIR/serving-<host>.{json,md} (serving_report).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import base64
 import http.client
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -23,25 +28,35 @@ import time
 
 import numpy as np
 
+from ..core import thread_pools
 from ..core.options import ServerOptions
+from . import serving_report
 from .launch import embedded_command
 from .testing import free_port
 
 PROGRAM = "keras_resnet.serving.tools.serving_bench"
 
 
-def export_once(model_name: str, export_dir: str) -> str:
-    """Exports a randomly initialised model the first time; later runs reuse it."""
-    if os.path.isdir(os.path.join(export_dir, "1")):
-        return export_dir
-    import keras_resnet
-    from keras_resnet.export import export_model
-    from keras_resnet.export.served_inputs import Preprocessing
+PRECISIONS = ("float32", "bfloat16", "float16")
 
-    model = keras_resnet.create_model(model_name)
-    _, h, w, _ = model.input_shape
-    export_model(model, export_dir, Preprocessing(height=h, width=w, crop_fraction=0.875))
-    return export_dir
+
+def export_once(model_name: str, export_dir: str, precision: str = "float32") -> str:
+    """Exports a randomly initialised model in `precision` (the exporter's default weights)
+    the first time; later runs reuse it. Returns how its weights are stored."""
+    if not os.path.isdir(os.path.join(export_dir, "1")):
+        import keras_resnet
+        from keras_resnet.export import export_model
+        from keras_resnet.export.served_inputs import Preprocessing
+
+        model = keras_resnet.create_model(model_name)
+        _, h, w, _ = model.input_shape
+        pre = Preprocessing(height=h, width=w, crop_fraction=0.875)
+        export_model(model, export_dir, pre, precision=precision)
+    with open(os.path.join(export_dir, "1", "assets.extra", "export_info.json")) as f:
+        info = json.load(f)
+    if info["precision"] != precision:
+        raise ValueError(f"{export_dir} holds a {info['precision']} export, not {precision}.")
+    return info["weights"]
 
 
 def jpeg(size: int = 224) -> bytes:
@@ -174,47 +189,40 @@ def run(
     concurrency: tuple[int, ...] = (1, 8, 32),
     seconds: float = 10.0,
     workdir: str = "runs/bench-serving",
+    precisions: tuple[str, ...] = ("float32", "bfloat16"),
 ) -> list[dict]:
-    """One row per path (in-process, REST, gRPC), batching off and on, and concurrency: each
-    cell `seconds` long, against a randomly initialised `model` exported under `workdir`."""
-    export_dir = export_once(model, os.path.join(workdir, model))
+    """One row per precision, path (in-process, REST, gRPC), batching off and on, and
+    concurrency: each cell `seconds` long, against a randomly initialised `model` exported in
+    each precision under `workdir`."""
     image = jpeg()
     rows = []
 
-    def record(path, batching, concurrency, stats):
-        row = {"path": path, "batching": batching, "concurrency": concurrency, **stats}
+    def record(precision, weights, path, batching, concurrency, stats):
+        row = {"precision": precision, "weights": weights, "path": path}
+        row.update(batching=batching, concurrency=concurrency, **stats)
         rows.append(row)
         print(
-            f"{path:10s} batching={'on ' if batching else 'off'} c={concurrency:<3d} "
-            f"{stats['req_per_s']:7.2f} req/s  p50 {stats['p50_ms']:8.1f} ms  "
-            f"p99 {stats['p99_ms']:8.1f} ms  errors {stats['errors']}",
+            f"{precision:9s} {path:10s} batching={'on ' if batching else 'off'} "
+            f"c={concurrency:<3d} {stats['req_per_s']:7.2f} req/s  p50 {stats['p50_ms']:8.1f} ms"
+            f"  p99 {stats['p99_ms']:8.1f} ms  errors {stats['errors']}",
             flush=True,
         )
 
-    for batching in (False, True):
-        call, close = in_process_call(export_dir, image, batching)
-        for c in concurrency:
-            record("in-process", batching, c, measure(call, c, seconds))
-        close()
-        with ServerProcess(export_dir, batching) as server:
-            for path, make in (("REST", rest_call), ("gRPC", grpc_call)):
-                call = make(server.rest_port if path == "REST" else server.grpc_port, image)
-                for c in concurrency:
-                    record(path, batching, c, measure(call, c, seconds))
+    for precision in precisions:
+        export_dir = os.path.join(workdir, f"{model}-{precision}")
+        weights = export_once(model, export_dir, precision)
+        for batching in (False, True):
+            call, close = in_process_call(export_dir, image, batching)
+            for c in concurrency:
+                stats = measure(call, c, seconds)
+                record(precision, weights, "in-process", batching, c, stats)
+            close()
+            with ServerProcess(export_dir, batching) as server:
+                for path, make in (("REST", rest_call), ("gRPC", grpc_call)):
+                    call = make(server.rest_port if path == "REST" else server.grpc_port, image)
+                    for c in concurrency:
+                        record(precision, weights, path, batching, c, measure(call, c, seconds))
     return rows
-
-
-def markdown(rows: list[dict]) -> str:
-    lines = [
-        "| path | batching | concurrency | req/s | p50 ms | p99 ms |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['path']} | {'on' if r['batching'] else 'off'} | {r['concurrency']} | "
-            f"{r['req_per_s']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} |"
-        )
-    return "\n".join(lines)
 
 
 def _define(values) -> None:
@@ -225,8 +233,11 @@ def _define(values) -> None:
     flags.DEFINE_list("concurrency", ["1", "8", "32"], "client threads, one cell each", **where)
     flags.DEFINE_float("seconds", 10.0, "timed window per cell", lower_bound=0, **where)
     flags.DEFINE_boolean("quick", False, "3 s per cell", **where)
-    flags.DEFINE_string("workdir", "runs/bench-serving", "where the export is kept", **where)
-    flags.DEFINE_string("json", None, "also write the rows here", **where)
+    flags.DEFINE_list(
+        "precisions", ["float32", "bfloat16"], f"exports to serve, of {PRECISIONS}", **where
+    )
+    flags.DEFINE_string("workdir", "runs/bench-serving", "where the exports are kept", **where)
+    flags.DEFINE_string("out", None, "also write serving-<host>.{json,md} in this folder", **where)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,28 +250,24 @@ def main(argv: list[str] | None = None) -> int:
         concurrency = tuple(int(c) for c in values["concurrency"].value)
     except ValueError:
         common.fail(f"--concurrency takes integers, got {','.join(values['concurrency'].value)}.")
+    precisions = tuple(values["precisions"].value)
+    if not precisions or set(precisions) - set(PRECISIONS):
+        common.fail(f"--precisions takes {','.join(PRECISIONS)}, got {','.join(precisions)}.")
     seconds = 3.0 if values["quick"].value else values["seconds"].value
-    rows = run(values["model"].value, concurrency, seconds, values["workdir"].value)
-    print()
-    print(markdown(rows))
-    base = {
-        r["batching"]: r["req_per_s"]
-        for r in rows
-        if r["path"] == "in-process" and r["concurrency"] == 8
-    }
-    grpc8 = [
-        r["req_per_s"]
-        for r in rows
-        if r["path"] == "gRPC" and r["batching"] and r["concurrency"] == 8
-    ]
-    if grpc8 and base:
-        print(
-            f"\ngRPC+batching at c=8: {grpc8[0] / base[False]:.2f}x in-process without batching, "
-            f"{grpc8[0] / base[True]:.2f}x in-process with batching (target >= 0.8x)"
+    rows = run(values["model"].value, concurrency, seconds, values["workdir"].value, precisions)
+    print("\n" + serving_report.markdown(rows) + "\n")
+    print("\n".join(serving_report.precision_lines(rows)))
+    if values["out"].value:
+        from keras_resnet import machine
+
+        command = shlex.join(["python", "-m", PROGRAM, *(sys.argv[1:] if argv is None else argv)])
+        meta = {"model": values["model"].value, "seconds": seconds, "command": command}
+        # The pools keras-resnet-serve gives the server process (ServerProcess runs it).
+        meta["server_thread_pools"] = thread_pools.pool_sizes(thread_pools.available_cpus())
+        base = serving_report.write(
+            values["out"].value, rows, {**meta, "machine": machine.summary()}
         )
-    if values["json"].value:
-        with open(values["json"].value, "w") as f:
-            json.dump(rows, f, indent=2)
+        print(f"Wrote {base}.json and {base}.md")
     return 0
 
 
