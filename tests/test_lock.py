@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import re
+import sysconfig
 
 import pytest
 
@@ -65,9 +66,12 @@ def test_this_venv_holds_only_what_the_lock_pins():
     """Everything installed here came from the lock, at its version: `make install` and
     `make install-all` install with --require-hashes, then the package itself with --no-deps."""
     pins = _read("requirements-all.txt")
+    # Only the venv's own site-packages: once setuptools is imported (the wheel test builds one),
+    # it puts its _vendor folder on sys.path, whose bundled .dist-info are not installed packages.
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     installed = {
         _norm(d.metadata["Name"]): d.version
-        for d in importlib.metadata.distributions()
+        for d in importlib.metadata.distributions(path=site)
         if _norm(d.metadata["Name"]) not in ("keras-resnet", "pip")  # the package; the venv's pip
     }
     assert {n: v for n, v in installed.items() if pins.get(n, ("",))[0] != v} == {}
