@@ -1,0 +1,171 @@
+"""Training memory of ResNet-50, ours against PyTorch, taken apart (`make bench-memory`):
+
+    python -m keras_resnet.bench.memory --report bench/memory-vm.json
+
+writes that JSON and the Markdown beside it (`.md`), the source of docs/performance.md's
+"Training memory". Every row is one workload in a fresh child process (`memory.run_workload`,
+3 training steps, float32, SGD with momentum, channels-last on both sides):
+
+- peak RSS at batch 16, 32 and 64 for both, and a least-squares line through them: its slope is
+  the memory each image adds (activations kept for the backward pass and their gradients), its
+  intercept what does not grow with the batch (framework, weights, gradients, optimizer slots,
+  kernels' scratch);
+- the peak after importing and building the model, and after the first step (tracing);
+- ours with activation recomputation (`config.remat="blocks"`) at batch 32 and 64, and its step
+  time against the same batch without it (one process each, back to back: the ratio is as
+  noisy as the machine is busy);
+- ours at batch 32 with one setting changed: glibc's malloc held to 2 arenas, Keras' own BN
+  instead of the fused kernel, XLA.
+
+Peak RSS hardly depends on what else runs on the machine; the step times do (the load
+average before and after is recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import psutil
+
+from keras_resnet.bench import memory
+
+logger = logging.getLogger(__name__)
+
+BATCHES = (16, 32, 64)
+STEPS = 3  # the first traces; the median of the other two is the step time
+REMAT_BATCHES = (32, 64)
+# (label, workload options, environment) for ours at batch 32, each one change from the default.
+VARIANTS = [
+    ("glibc malloc with 2 arenas", {}, {"MALLOC_ARENA_MAX": "2"}),
+    ("Keras' own BN (fused_batchnorm=False)", {"bn": "standard"}, {}),
+    ("XLA (jit_compile=True)", {"jit": "on"}, {}),
+]
+
+
+def line_fit(points: dict[int, float]) -> dict:
+    """Least-squares intercept (MiB) and slope (MiB per image) through {batch: peak MiB}."""
+    xs, ys = list(points), list(points.values())
+    n, mx, my = len(xs), sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    worst = max(abs(y - (my + slope * (x - mx))) for x, y in zip(xs, ys)) if n > 2 else 0.0
+    return {
+        "fixed_mib": round(my - slope * mx, 1),
+        "per_image_mib": round(slope, 2),
+        "max_residual_mib": round(worst, 1),
+    }
+
+
+def _run(rows: list, impl: str, batch: int, label: str, options=None, env=None) -> dict:
+    result = memory.run_workload(
+        impl, "train", batch, steps=STEPS, options=options, env=env, timeout_s=900
+    )
+    row = {"impl": impl, "batch": batch, "setting": label, **result}
+    logger.info(f"{row}")
+    rows.append(row)
+    return row
+
+
+def collect() -> dict:
+    started, rows = time.time(), []
+    load_before = os.getloadavg()
+    for impl in memory.IMPLS:
+        for batch in BATCHES:
+            _run(rows, impl, batch, "default")
+    for batch in REMAT_BATCHES:
+        _run(rows, "keras_resnet", batch, "remat=blocks", {"remat": "blocks"})
+    for label, options, env in VARIANTS:
+        _run(rows, "keras_resnet", 32, label, options, env)
+
+    def peak(impl, batch, setting="default"):
+        found = [r.get("peak_rss_mib") for r in rows
+                 if (r["impl"], r["batch"], r["setting"]) == (impl, batch, setting)]  # fmt: skip
+        return found[0] if found else None
+
+    def step_s(batch, setting):
+        found = [r.get("step_s") for r in rows
+                 if (r["impl"], r["batch"], r["setting"]) == ("keras_resnet", batch, setting)]  # fmt: skip
+        return found[0] if found else None
+
+    fits = {}
+    for impl in memory.IMPLS:
+        points = {b: peak(impl, b) for b in BATCHES}
+        if all(points.values()):
+            fits[impl] = line_fit(points)
+    ratios = {}
+    for batch in REMAT_BATCHES:
+        ours, theirs, remat = (peak("keras_resnet", batch), peak("pytorch", batch),
+                               peak("keras_resnet", batch, "remat=blocks"))  # fmt: skip
+        plain_s, remat_s = step_s(batch, "default"), step_s(batch, "remat=blocks")
+        ratios[str(batch)] = {
+            "ours_over_pytorch": round(ours / theirs, 3) if ours and theirs else None,
+            "remat_over_pytorch": round(remat / theirs, 3) if remat and theirs else None,
+            "remat_step_time_ratio": round(remat_s / plain_s, 2) if remat_s and plain_s else None,
+        }
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        },
+        "steps": STEPS,
+        "minutes": round((time.time() - started) / 60, 1),
+        "rows": rows,
+        "fits": fits,
+        "ratios": ratios,
+    }
+
+
+def _mib(x) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# Training memory: ResNet-50, ours against PyTorch",
+        "",
+        f"Generated by `python -m keras_resnet.bench.memory --report` on {m['cpus']} CPUs, "
+        f"{m['memory_gib']} GiB, load average {m['load_average_before'][0]} before and "
+        f"{m['load_average_after'][0]} after ({report['minutes']} min; {report['steps']} "
+        "steps a run, each in its own process). Peak RSS in MiB.",
+        "",
+        "| impl | batch | setting | after build | after step 1 | peak | step (s) |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in report["rows"]:
+        step = "—" if r.get("step_s") is None else f"{r['step_s']:.1f}"
+        lines.append(
+            f"| {r['impl']} | {r['batch']} | {r['setting']} | {_mib(r.get('built_peak_mib'))} | "
+            f"{_mib(r.get('first_step_peak_mib'))} | {_mib(r.get('peak_rss_mib'))} | {step} |"
+            + (f" {r['error']}" if "error" in r else "")
+        )
+    lines += ["", "| impl | fixed (MiB) | per image (MiB) | worst residual (MiB) |",
+              "|---|---:|---:|---:|"]  # fmt: skip
+    for impl, f in report["fits"].items():
+        lines.append(
+            f"| {impl} | {f['fixed_mib']:,.0f} | {f['per_image_mib']:.1f} | "
+            f"{f['max_residual_mib']:.0f} |"
+        )
+    lines += ["", "| batch | ours / PyTorch | ours with remat / PyTorch | remat step time ratio |",
+              "|---:|---:|---:|---:|"]  # fmt: skip
+    for batch, r in report["ratios"].items():
+        lines.append(
+            f"| {batch} | {r['ours_over_pytorch']} | {r['remat_over_pytorch']} | "
+            f"{r['remat_step_time_ratio']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(path: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    report = collect()
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+    with open(os.path.splitext(path)[0] + ".md", "w") as f:
+        f.write(markdown(report))
+    print(markdown(report))
+    return 0
