@@ -2,14 +2,16 @@
 the same gradients and BN statistics as without it, the forward pass really run twice, the
 real train entry point, bad values, and saving."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 import keras_resnet
 from keras_resnet.configs import base, cifar10
 from keras_resnet.errors import UserError
+from keras_resnet.export import export_model
+from keras_resnet.export.served_inputs import Preprocessing
 from keras_resnet.models import remat
 from keras_resnet.training import train
 
@@ -79,6 +81,21 @@ def test_bad_values_are_one_line_errors():
         remat.use_remat(model, "layers")
     with pytest.raises(ValueError, match="needs fused BN"):
         remat.use_remat(keras_resnet.create_model("resnet8"), "blocks")
+
+
+def test_a_remat_model_saves_and_exports_standard_layers(tmp_path):
+    """After a training step with remat bound, `model.save()` and the serving export write the
+    plain network: safe-mode load, and the export's outputs match the model's."""
+    model = keras_resnet.use_fused_batchnorm(keras_resnet.create_model("resnet8"))
+    remat.use_remat(model, "blocks")
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    model.train_on_batch(x, np.array([1, 2]))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-4)
+    path = export_model(model, str(tmp_path / "export"), Preprocessing(height=32, width=32))
+    assert tf.saved_model.load(path).signatures  # it traced and wrote the serving functions
 
 
 def _tiny(**overrides):

@@ -29,14 +29,7 @@ from keras_resnet.models.fused_bn import use_fused_batchnorm
 from keras_resnet.models.remat import use_remat
 from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic, files
-from keras_resnet.training import (
-    backups,
-    distribute,
-    inputs,
-    interrupts,
-    recording,
-    transfer,
-)
+from keras_resnet.training import backups, distribute, inputs, interrupts, recording, transfer
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import workdir as wd
 
