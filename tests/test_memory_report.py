@@ -10,9 +10,9 @@ from keras_resnet.bench import memory, memory_report
 
 
 def test_line_fit_recovers_a_line_and_reports_the_misfit():
-    exact = memory_report.line_fit({16: 1000.0 + 16 * 80, 32: 1000.0 + 32 * 80, 64: 1000 + 64 * 80})
+    exact = memory_report.line_fit([(b, 1000.0 + 80 * b) for b in (16, 32, 32, 64)])
     assert exact == {"fixed_mib": 1000.0, "per_image_mib": 80.0, "max_residual_mib": 0.0}
-    bent = memory_report.line_fit({16: 2000.0, 32: 3000.0, 64: 6000.0})
+    bent = memory_report.line_fit([(16, 2000.0), (32, 3000.0), (64, 6000.0)])
     assert bent["per_image_mib"] > 0 and bent["max_residual_mib"] > 100
 
 
@@ -41,6 +41,7 @@ def test_markdown_has_every_row_and_the_ratios():
             "load_average_after": [2.0, 1, 1],
         },  # fmt: skip
         "steps": 3,
+        "repeats": 2,
         "minutes": 20.0,
         "rows": [
             {
@@ -66,3 +67,16 @@ def test_markdown_has_every_row_and_the_ratios():
     assert "| pytorch | 32 | default | — | — | — | — | exit 1: boom" in text
     assert "| pytorch | 700 | 90.0 | 5 |" in text
     assert "| 32 | 1.35 | 0.8 | 1.3 |" in text
+
+
+def test_both_frameworks_keep_the_same_conv_and_relu_outputs_for_backprop():
+    """`saved_tensors` on ResNet-18 at 64x64: the conv outputs (BN's inputs) and ReLU outputs
+    that backprop keeps are the same bytes in both frameworks; ours adds the padded copies that
+    our explicit ZeroPadding2D layers make (torch's convs pad inside)."""
+    from keras_resnet.bench import saved_tensors
+
+    ours = saved_tensors.keras_saved(2, "resnet18", 64)
+    theirs = saved_tensors.torch_saved(2, "resnet18", 64)
+    assert ours["Conv2D"] == pytest.approx(theirs["ConvolutionBackward0"], rel=1e-3)
+    assert ours["Relu"] == pytest.approx(theirs["ReluBackward0"], rel=1e-3)
+    assert ours["Pad"] > 0 and "Pad" not in theirs

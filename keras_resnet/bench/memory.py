@@ -9,7 +9,7 @@ layout both frameworks share) and runs `steps` steps of one workload reports its
 
 prints {"peak_rss_mib": ..., "built_peak_mib": ..., "first_step_peak_mib": ..., "step_s": ...}
 as JSON (KEY=VAL: `OPTIONS`, e.g. remat=blocks). `--report PATH` takes training memory apart
-(`memory_report`). `largest_batch` searches, with such runs, for the largest
+(`memory_report`), `--saved PATH` lists what backprop keeps (`saved_tensors`). `largest_batch` searches, with such runs, for the largest
 training batch whose peak stays within the memory this machine has for it (`search`: bisection
 to within STEP images).
 """
@@ -282,4 +282,8 @@ if __name__ == "__main__":
         from keras_resnet.bench import memory_report
 
         sys.exit(memory_report.main(sys.argv[2]))
+    if sys.argv[1:2] == ["--saved"] and len(sys.argv) == 3:
+        from keras_resnet.bench import saved_tensors
+
+        sys.exit(saved_tensors.main(sys.argv[2]))
     sys.exit(child_main(sys.argv[1:]))
