@@ -120,8 +120,8 @@ bench: install-all  ## Throughput benchmark against peers and the machine's peak
 	$(BIN)/keras-resnet-bench $(ARGS)
 
 bench-memory: install-all  ## Training memory of ResNet-50 taken apart, ours vs PyTorch (bench/memory-<host>.md).
-	$(PY) -m keras_resnet.bench.memory --saved bench/memory-saved-$$(hostname -s).json
-	$(PY) -m keras_resnet.bench.memory --report bench/memory-$$(hostname -s).json
+	$(PY) -m keras_resnet.bench.saved_tensors bench/memory-saved-$$(hostname -s).json
+	$(PY) -m keras_resnet.bench.memory_report bench/memory-$$(hostname -s).json
 
 bench-profile: install-all  ## Op-level profiles of the served model and its peers (bench/profile-<host>.md).
 	$(PY) -m keras_resnet.bench.profile $(ARGS)

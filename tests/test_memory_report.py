@@ -1,6 +1,6 @@
-"""The training-memory report (`python -m keras_resnet.bench.memory --report`): the line fit
+"""The training-memory report (`python -m keras_resnet.bench.memory_report PATH`): the line fit
 that splits a peak into fixed and per-image memory, the workload's argument checks, and the
-Markdown written from a report. No framework starts here."""
+Markdown written from a report; and `saved_tensors` on a small net, both frameworks real."""
 
 import re
 

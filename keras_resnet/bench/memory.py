@@ -8,8 +8,8 @@ layout both frameworks share) and runs `steps` steps of one workload reports its
     python -m keras_resnet.bench.memory keras_resnet|pytorch train|infer BATCH [STEPS] [KEY=VAL]
 
 prints {"peak_rss_mib": ..., "built_peak_mib": ..., "first_step_peak_mib": ..., "step_s": ...}
-as JSON (KEY=VAL: `OPTIONS`, e.g. remat=blocks). `--report PATH` takes training memory apart
-(`memory_report`), `--saved PATH` lists what backprop keeps (`saved_tensors`). `largest_batch` searches, with such runs, for the largest
+as JSON (KEY=VAL: `OPTIONS`, e.g. remat=blocks). `memory_report` takes training memory apart
+with such runs, `saved_tensors` lists what backprop keeps. `largest_batch` searches, with such runs, for the largest
 training batch whose peak stays within the memory this machine has for it (`search`: bisection
 to within STEP images).
 """
@@ -278,12 +278,4 @@ def largest_batch(impl: str, rows: list[dict], *, max_trials: int = MAX_TRIALS) 
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--report"] and len(sys.argv) == 3:
-        from keras_resnet.bench import memory_report
-
-        sys.exit(memory_report.main(sys.argv[2]))
-    if sys.argv[1:2] == ["--saved"] and len(sys.argv) == 3:
-        from keras_resnet.bench import saved_tensors
-
-        sys.exit(saved_tensors.main(sys.argv[2]))
     sys.exit(child_main(sys.argv[1:]))

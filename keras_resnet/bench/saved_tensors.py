@@ -1,7 +1,7 @@
 """What each framework keeps from the forward pass for the backward pass of one ResNet-50
 training step, per image, by the kind of op that made it (`make bench-memory` part two):
 
-    python -m keras_resnet.bench.memory --saved bench/memory-saved-vm.json
+    python -m keras_resnet.bench.saved_tensors bench/memory-saved-vm.json
 
 TensorFlow: the traced training step's graph (as Keras' `train_step` builds it, fused BN, before
 Grappler rewrites it), every tensor a forward op makes that a gradient op reads. PyTorch:
@@ -91,3 +91,9 @@ def main(path: str) -> int:
         json.dump(report, f, indent=1)
     print(json.dumps(report, indent=1))
     return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1]))

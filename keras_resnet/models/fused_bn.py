@@ -26,14 +26,13 @@ import types
 import keras
 import tensorflow as tf
 
-
 _frozen = threading.local()  # per thread: MirroredStrategy traces each replica in its own
 
 
 @contextlib.contextmanager
 def frozen_statistics():
     """Inside it, fused BN in training mode uses the batch's statistics but leaves the moving
-    ones alone: activation recomputation (`recompute`) re-runs a forward pass that already
+    ones alone: activation recomputation (`remat`) re-runs a forward pass that already
     updated them once this step."""
     _frozen.on = True
     try:
