@@ -16,7 +16,7 @@ TABLE ?= digits_degradation
 IMAGE ?=
 EXPORT_DIR ?= models/$(MODEL)
 
-.PHONY: help lock install install-all install-footprint test test-quick test-report lint format models train eval export serve predict demo bench bench-profile bench-serving bench-soak experiment deploy clean
+.PHONY: help lock install install-all install-footprint test test-quick test-report lint format models train eval export serve predict demo bench bench-memory bench-profile bench-serving bench-soak experiment deploy clean
 
 help:  ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' Makefile | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -124,6 +124,10 @@ demo: install  ## Offline end to end: train on digits, export, serve, predict ov
 
 bench: install-all  ## Throughput benchmark against peers and the machine's peak (ARGS="--quick").
 	$(BIN)/keras-resnet-bench $(ARGS)
+
+bench-memory: install-all  ## Training memory of ResNet-50 taken apart, ours vs PyTorch (bench/memory-<host>.md).
+	$(PY) -m keras_resnet.bench.saved_tensors bench/memory-saved-$$(hostname -s).json
+	$(PY) -m keras_resnet.bench.memory_report bench/memory-$$(hostname -s).json
 
 bench-profile: install-all  ## Op-level profiles of the served model and its peers (bench/profile-<host>.md).
 	$(PY) -m keras_resnet.bench.profile $(ARGS)

@@ -33,6 +33,7 @@ _EXPORTS = {
     "decode_predictions": "keras_resnet.imaging.classes",
     "imagenet_class_names": "keras_resnet.imaging.classes",
     "use_fused_batchnorm": "keras_resnet.models.fused_bn",
+    "use_remat": "keras_resnet.models.remat",
     "train_and_evaluate": "keras_resnet.training.train",
     "export_model": "keras_resnet.export.savedmodel",
     "UserError": "keras_resnet.errors",

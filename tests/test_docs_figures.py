@@ -34,8 +34,8 @@ MEASURED = re.compile(
 # Any number in a table row: "3,337", "92 / 104", "0.28 (0.33 ± 0.08)", "22.1 filter reorders".
 PLAIN = re.compile(rf"(?<![\w.\-]){NUM}(?![\w])")
 BLOCK = re.compile(r"<!-- figures: (?P<artifacts>[^>]*?) -->")
-# A target the issue sets ("≥ 1.3×", "target >= 0.8x") is a goal, not a measurement.
-TARGET = re.compile(rf"(?:≥|>=)\s?{NUM}\s?{UNIT}")
+# A target the issue sets ("≥ 1.3×", "target >= 0.8x", "≤ 1.1×") is a goal, not a measurement.
+TARGET = re.compile(rf"(?:≥|>=|≤|<=)\s?{NUM}\s?{UNIT}")
 
 # Figures that are not measurements, each named narrowly: (doc, exact phrase, why).
 EXEMPT = [
@@ -83,8 +83,9 @@ COMMANDS = {
     "bench/install-": "make install-footprint",
     "bench/results-h200": "WHEELS=DIR OUT=DIR bash bench/accelerator.sh (on the GPU machine)",
     "bench/results-": "make bench ARGS=--max_batch",
+    "bench/memory-": "make bench-memory",
     "bench/profile-": "make bench-profile",
-    "bench/serving-": "make bench-serving ARGS=--json=bench/serving-vm.json",
+    "bench/serving-": "make bench-serving ARGS=--out=bench",
     "bench/soak-": "make bench-soak",
     "experiments/results/h200/": "bash bench/accelerator.sh (on the GPU machine)",
     "experiments/results/": "make experiment TABLE=<table> ARGS=--runs=3",

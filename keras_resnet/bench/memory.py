@@ -5,9 +5,11 @@ itself covers everything it ran before (every model, mode and peer), so it says 
 what one training run needs. A child that imports the framework, builds ResNet-50 (v1.5, the
 layout both frameworks share) and runs `steps` steps of one workload reports its own peak.
 
-    python -m keras_resnet.bench.memory keras_resnet|pytorch train|infer BATCH [STEPS]
+    python -m keras_resnet.bench.memory keras_resnet|pytorch train|infer BATCH [STEPS] [KEY=VAL]
 
-prints {"peak_rss_mib": ...} as JSON. `largest_batch` searches, with such runs, for the largest
+prints {"peak_rss_mib": ..., "built_peak_mib": ..., "first_step_peak_mib": ..., "step_s": ...}
+as JSON (KEY=VAL: `OPTIONS`, e.g. remat=blocks). `memory_report` takes training memory apart
+with such runs, `saved_tensors` lists what backprop keeps. `largest_batch` searches, with such runs, for the largest
 training batch whose peak stays within the memory this machine has for it (`search`: bisection
 to within STEP images).
 """
@@ -30,64 +32,103 @@ IMPLS = ("keras_resnet", "pytorch")
 WORKLOADS = [("train", 32), ("train", 64), ("infer", 32)]
 RESERVE_MIB = 1024  # left to the OS and everything else: "fits" means peak <= available - this
 MIN_AVAILABLE_MIB = 512  # below this the machine is short for everyone: stop the trial
+# Workload options, with their defaults (keras_resnet's training path): activation recomputation
+# (config.remat), BN kernel (config.fused_batchnorm), XLA (config.jit_compile).
+OPTIONS = {"remat": "none", "bn": "fused", "jit": "off"}
 STEP = 8  # the search's granularity, in images
 MAX_TRIALS = 10  # bisects a first miss up to 2**9 steps wide; a run takes ~1-2 min on 2 cores
 
 
-def _keras_workload(task: str, batch: int, steps: int) -> None:
+def _peak_mib() -> float:
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+
+
+def _steps(step, steps: int) -> dict:
+    """Runs `step` `steps` times: the peak RSS after the first (it traces and builds kernels)
+    and the median time of the later ones (None with one step)."""
+    times = []
+    for i in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+        if i == 0:
+            first = _peak_mib()
+    later = sorted(times[1:])
+    return {"first_step_peak_mib": first, "step_s": later[len(later) // 2] if later else None}
+
+
+def _keras_workload(task: str, batch: int, steps: int, options: dict) -> dict:
     import keras
     import tensorflow as tf
 
     import keras_resnet
+    from keras_resnet.models.remat import use_remat
 
-    model = keras_resnet.use_fused_batchnorm(keras_resnet.create_model("resnet50", variant="v1.5"))
+    model = keras_resnet.create_model("resnet50", variant="v1.5")
+    if options["bn"] == "fused":
+        keras_resnet.use_fused_batchnorm(model)
     x = tf.random.uniform((batch, 224, 224, 3))
+    built = _peak_mib()
     if task == "train":  # as keras_resnet trains: SGD with momentum, fused BN, float32
+        use_remat(model, options["remat"])
         model.compile(
             optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=options["jit"] == "on",
         )
         y = tf.zeros((batch,), tf.int32)
-        for _ in range(steps):
-            model.train_on_batch(x, y)
-    else:
-        forward = tf.function(lambda t: model(t, training=False))
-        for _ in range(steps):
-            forward(x).numpy()
+        return {"built_peak_mib": built, **_steps(lambda: model.train_on_batch(x, y), steps)}
+    forward = tf.function(lambda t: model(t, training=False))
+    return {"built_peak_mib": built, **_steps(lambda: forward(x).numpy(), steps)}
 
 
-def _torch_workload(task: str, batch: int, steps: int) -> None:
+def _torch_workload(task: str, batch: int, steps: int, options: dict) -> dict:
     import torch
 
     from keras_resnet.models.torch_reference import ARCHS, ResNet
 
+    if options != OPTIONS:
+        raise ValueError(f"options {options} are for keras_resnet only")
     net = ResNet(*ARCHS["resnet50"]).to(memory_format=torch.channels_last)
     x = torch.randn(batch, 3, 224, 224).to(memory_format=torch.channels_last)
+    built = _peak_mib()
     if task == "train":
         net.train()
         opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
         y = torch.zeros(batch, dtype=torch.long)
-        for _ in range(steps):
+
+        def step():
             opt.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
-    else:
-        net.eval()
+
+        return {"built_peak_mib": built, **_steps(step, steps)}
+    net.eval()
+
+    def infer():
         with torch.inference_mode():
-            for _ in range(steps):
-                net(x)
+            net(x)
+
+    return {"built_peak_mib": built, **_steps(infer, steps)}
 
 
 def child_main(argv: list[str]) -> int:
-    import resource
-
-    impl, task, batch = argv[0], argv[1], int(argv[2])
-    steps = int(argv[3]) if len(argv) > 3 else 2
-    if impl not in IMPLS or task not in ("train", "infer") or batch < 1:
-        raise ValueError(f"usage: IMPL TASK BATCH [STEPS] with IMPL in {IMPLS}, got {argv!r}")
-    (_keras_workload if impl == "keras_resnet" else _torch_workload)(task, batch, steps)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
-    print(json.dumps({"peak_rss_mib": round(peak_kib / 1024, 1)}))
+    """IMPL TASK BATCH [STEPS] [KEY=VALUE ...] (keys: OPTIONS): runs one workload and prints
+    its peaks and step time as JSON."""
+    usage = f"usage: IMPL TASK BATCH [STEPS] [KEY=VALUE ...] with IMPL in {IMPLS}, KEY in "
+    usage += f"{tuple(OPTIONS)}; got {argv!r}"
+    positional = [a for a in argv if "=" not in a]
+    options = {**OPTIONS, **dict(a.split("=", 1) for a in argv if "=" in a)}
+    if (len(positional) not in (3, 4) or positional[0] not in IMPLS
+            or positional[1] not in ("train", "infer") or set(options) != set(OPTIONS)
+            or not all(p.isdigit() and int(p) > 0 for p in positional[2:])):  # fmt: skip
+        raise ValueError(usage)
+    impl, task, batch, *steps = positional
+    run = _keras_workload if impl == "keras_resnet" else _torch_workload
+    phases = run(task, int(batch), int(steps[0]) if steps else 2, options)
+    print(json.dumps({"peak_rss_mib": _peak_mib(), **phases}))
     return 0
 
 
@@ -116,15 +157,26 @@ def stop_reason(rss, available, limit_mib, elapsed_s, timeout_s) -> str | None:
 
 
 def run_workload(
-    impl: str, task: str, batch: int, *, steps: int = 2, limit_mib=None, timeout_s: float = 1800
+    impl: str,
+    task: str,
+    batch: int,
+    *,
+    steps: int = 2,
+    options: dict | None = None,
+    limit_mib=None,
+    timeout_s: float = 1800,
+    env: dict | None = None,
 ) -> dict:
-    """Runs one workload in a child; {"peak_rss_mib": x} if it completed, else {"error": why}.
+    """Runs one workload in a child (`options`: OPTIONS keys to change, `env`: extra
+    environment variables); its peaks
+    ({"peak_rss_mib": x, ...}, `child_main`) if it completed, else {"error": why}.
 
     A watchdog stops the child above `limit_mib`, or when the machine's available memory runs
     low (it is shared: another process may be using what we counted on), before the kernel's
     OOM killer picks a victim, which could be someone else's process."""
-    cmd = [sys.executable, "-m", "keras_resnet.bench.memory", impl, task, str(batch), str(steps)]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    args = [impl, task, str(batch), str(steps)] + [f"{k}={v}" for k, v in (options or {}).items()]
+    cmd = [sys.executable, "-m", "keras_resnet.bench.memory", *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     child = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
     )

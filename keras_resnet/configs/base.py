@@ -23,6 +23,10 @@ CHOICES = {
     "warmup": ("none", "until_error", "linear"),
     # "float16" adds dynamic loss scaling; bfloat16 has float32's range and needs none.
     "precision": ("float32", "bfloat16", "float16"),
+    # Activation recomputation (keras_resnet/models/remat.py): keep only each residual block's
+    # (or stage's) input through the forward pass and recompute the rest in the backward pass.
+    # Same gradients; less memory for about one more forward pass of compute.
+    "remat": ("none", "blocks", "stages"),
 }
 # The Keras dtype policy each precision trains under.
 DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}
@@ -31,7 +35,12 @@ DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16":
 REPORTING_ONLY = ("progress_every_s",)
 # Keys added after runs were first recorded, with the value every earlier run had: a workdir
 # whose config.json predates them still resumes (and still counts as trained).
-ADDED_KEYS = {"init_from": None, "freeze_backbone": False, "unfreeze_stages": 0}
+ADDED_KEYS = {
+    "init_from": None,
+    "freeze_backbone": False,
+    "unfreeze_stages": 0,
+    "remat": "none",
+}
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -89,6 +98,7 @@ def base_config() -> ml_collections.ConfigDict:
     # (float32) to 1.63x (bf16) faster ResNet-50 steps on CPU; saved .keras files still hold
     # standard Keras BN layers.
     c.fused_batchnorm = True
+    c.remat = CHOICES["remat"][0]  # "blocks" trains the largest batches (docs/performance.md)
     c.seed = 0
     c.backup_every_steps = 200  # BackupAndRestore frequency, in steps
     # When stdout is not a terminal (CI, nohup, Kubernetes): a progress line (step, loss, img/s,

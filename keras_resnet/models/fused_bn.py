@@ -19,10 +19,26 @@ left a user's own `model.save()` writing a class that only this package could lo
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import types
 
 import keras
 import tensorflow as tf
+
+_frozen = threading.local()  # per thread: MirroredStrategy traces each replica in its own
+
+
+@contextlib.contextmanager
+def frozen_statistics():
+    """Inside it, fused BN in training mode uses the batch's statistics but leaves the moving
+    ones alone: activation recomputation (`remat`) re-runs a forward pass that already
+    updated them once this step."""
+    _frozen.on = True
+    try:
+        yield
+    finally:
+        _frozen.on = False
 
 
 def _fusable(layer, inputs, mask) -> bool:
@@ -63,7 +79,7 @@ def fused_call(layer, inputs, training=None, mask=None):
         data_format="NHWC",
         is_training=train,
     )
-    if train:
+    if train and not getattr(_frozen, "on", False):
         # The kernel returns the Bessel-corrected variance; Keras' moving variance (and so
         # this layer's, on disk) is the population variance.
         n = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)

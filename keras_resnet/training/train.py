@@ -26,16 +26,10 @@ from keras_resnet.configs import base
 from keras_resnet.errors import UserError
 from keras_resnet.models import registry
 from keras_resnet.models.fused_bn import use_fused_batchnorm
+from keras_resnet.models.remat import use_remat
 from keras_resnet.models.resnet import create_model
 from keras_resnet.storage import atomic, files
-from keras_resnet.training import (
-    backups,
-    distribute,
-    inputs,
-    interrupts,
-    recording,
-    transfer,
-)
+from keras_resnet.training import backups, distribute, inputs, interrupts, recording, transfer
 from keras_resnet.training import callbacks as cb
 from keras_resnet.training import workdir as wd
 
@@ -60,6 +54,8 @@ def validate(config) -> registry.ModelSpec:
     for key, allowed in base.CHOICES.items():
         if config[key] not in allowed:
             raise UserError(f"config.{key}={config[key]!r}; choose one of {', '.join(allowed)}.")
+    if config.remat != "none" and not config.fused_batchnorm:
+        raise UserError(f"config.remat={config.remat!r} needs config.fused_batchnorm=True.")
     if not 0 < config.scale <= 1:
         raise UserError(f"config.scale must be in (0, 1], got {config.scale}.")
     if config.batch_size < 1:
@@ -112,6 +108,7 @@ def build_model(config, spec, num_classes, input_shape) -> keras.Model:
         transfer.freeze_backbone(model, int(config.unfreeze_stages))
     if config.fused_batchnorm:
         use_fused_batchnorm(model)
+    use_remat(model, config.remat)  # after fused BN: it needs it
     optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
     if config.precision == "float16":
         # float16 gradients underflow without it; bfloat16 has float32's range and needs none.
