@@ -5,6 +5,8 @@ are fakes: no process or framework starts here."""
 import json
 import logging
 import pathlib
+import subprocess
+import sys
 import types
 
 import pytest
@@ -165,3 +167,19 @@ def test_the_committed_search_is_what_the_code_does(impl, monkeypatch):
         found_then["largest_batch"],
         found_then["linear_estimate"],
     )
+
+
+def test_a_child_reports_its_own_peak_not_its_parents():
+    """ru_maxrss survives fork and exec on Linux: a child of a large parent reported the
+    parent's peak as its own. The child's peak must not include the 400 MiB held here."""
+    held = bytearray(400 * 2**20)
+    held[::4096] = b"\x01" * len(held[::4096])  # touch every page: resident, not just mapped
+    code = "from keras_resnet.bench import memory; print(memory._peak_mib())"
+    child = float(
+        subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True
+        ).stdout
+    )
+    assert 0 < child < 300, child
+    assert memory._peak_mib() > 400  # and here, the parent's own, it does count them
+    del held

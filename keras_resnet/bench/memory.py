@@ -1,6 +1,6 @@
 """Peak memory per workload for `make bench`, each in a fresh process of its own.
 
-Why a process per workload: the kernel's high-water mark (ru_maxrss) of the benchmark process
+Why a process per workload: the kernel's high-water mark (VmHWM) of the benchmark process
 itself covers everything it ran before (every model, mode and peer), so it says nothing about
 what one training run needs. A child that imports the framework, builds ResNet-50 (v1.5, the
 layout both frameworks share) and runs `steps` steps of one workload reports its own peak.
@@ -40,9 +40,20 @@ MAX_TRIALS = 10  # bisects a first miss up to 2**9 steps wide; a run takes ~1-2 
 
 
 def _peak_mib() -> float:
-    import resource
+    """This process's own high-water mark. On Linux it is VmHWM: ru_maxrss is carried over
+    from the parent through fork and exec, so a child of a 1 GiB benchmark process reported at
+    least 1 GiB whatever it ran (bench/results-vm.json of 2026-12-07: every `built_peak_mib`
+    1122.3, PyTorch's inference peak included). VmHWM belongs to the address space, which exec
+    replaces."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):  # not Linux: ru_maxrss (macOS: bytes)
+        import resource
 
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux: KiB
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kib = kib / 1024 if sys.platform == "darwin" else kib
+    return round(kib / 1024, 1)
 
 
 def _steps(step, steps: int) -> dict:
