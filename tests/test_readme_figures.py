@@ -32,6 +32,12 @@ FIGURES = [
         ("install_all.venv_gib",),
         "make install-footprint",
     ),
+    (
+        r"Every test, (\d+) of them with the (\d+) slow ones, passed in ([\d.]+) min",
+        "bench/test-suite-vm.json",
+        ("outcomes.passed", "slow_tests", "wall_minutes"),
+        "make test-report",
+    ),
 ]
 
 
