@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import shlex
-import subprocess
 import sys
 import threading
 import time
@@ -29,10 +28,8 @@ import time
 import numpy as np
 
 from ..core import thread_pools
-from ..core.options import ServerOptions
 from . import serving_report
-from .launch import embedded_command
-from .testing import free_port
+from .testing import ServerProcess, server_options
 
 PROGRAM = "keras_resnet.serving.tools.serving_bench"
 
@@ -121,46 +118,6 @@ def in_process_call(export_dir: str, image: bytes, batching: bool):
     return call, (batcher.close if batcher else (lambda: None))
 
 
-class ServerProcess:
-    """The embedded server in a process of its own on free ports, as a context manager."""
-
-    def __init__(self, export_dir: str, batching: bool):
-        self.grpc_port, self.rest_port = free_port(), free_port()
-        options = ServerOptions(
-            port=self.grpc_port,
-            rest_api_port=self.rest_port,
-            model_name="bench",
-            model_base_path=os.path.abspath(export_dir),
-            enable_batching=batching,
-            batching_parameters_file=f"{export_dir}/batching_parameters.txt" if batching else "",
-        )
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-        self.proc = subprocess.Popen(
-            embedded_command(options),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def __enter__(self):
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("the embedded server exited during start-up")
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.rest_port, timeout=2)
-                conn.request("GET", "/v1/models/bench")
-                if conn.getresponse().status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.5)
-        raise RuntimeError("the embedded server did not start within 300 s")
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(timeout=120)
-
-
 def rest_call(port: int, image: bytes):
     body = json.dumps({"instances": [{"b64": base64.b64encode(image).decode()}]})
     local = threading.local()
@@ -217,7 +174,15 @@ def run(
                 stats = measure(call, c, seconds)
                 record(precision, weights, "in-process", batching, c, stats)
             close()
-            with ServerProcess(export_dir, batching) as server:
+            options = server_options(
+                model_name="bench",
+                model_base_path=os.path.abspath(export_dir),
+                enable_batching=batching,
+                batching_parameters_file=f"{export_dir}/batching_parameters.txt"
+                if batching
+                else "",
+            )
+            with ServerProcess(options) as server:
                 for path, make in (("REST", rest_call), ("gRPC", grpc_call)):
                     call = make(server.rest_port if path == "REST" else server.grpc_port, image)
                     for c in concurrency:

@@ -18,7 +18,6 @@ import base64
 import http.client
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -140,40 +139,19 @@ class Soak:
 def own_server(workdir: str, requests: int, concurrency: int, max_seconds: float, **run) -> dict:
     """Soaks the small test model served with batching by the embedded server in a process of
     its own, started and stopped here; `result["server_alive"]` says whether it lasted."""
-    from .launch import embedded_command
-    from .testing import export_tiny, http, png, random_pixels, server_options
+    from .testing import ServerProcess, export_tiny, png, random_pixels, server_options
 
     base = os.path.join(workdir, "tiny")
     export_tiny(base)
     batching = os.path.join(base, "batching_parameters.txt")
     options = server_options(base, enable_batching=True, batching_parameters_file=batching)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     log_path = os.path.join(workdir, "server.log")
-
-    status_url = f"http://127.0.0.1:{options.rest_api_port}/v1/models/tiny"
-
-    def up() -> bool:
-        try:
-            return http("GET", status_url, timeout=2)[0] == 200
-        except OSError:
-            return False
-
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(embedded_command(options), env=env, stderr=log)
-        try:
-            deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and server.poll() is None and not up():
-                time.sleep(0.5)
-            if not up():
-                raise RuntimeError(f"the soak's server did not come up; see {log_path}")
-            image = png(random_pixels(1, seed=11)[0])
-            rest, grpc_address = f"127.0.0.1:{options.rest_api_port}", f"127.0.0.1:{options.port}"
-            soak = Soak(rest, grpc_address, "tiny", image, server.pid)
-            result = soak.run(requests, concurrency, max_seconds, **run)
-            result["server_alive"] = server.poll() is None
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    with ServerProcess(options, log_path=log_path, startup_seconds=180) as server:
+        image = png(random_pixels(1, seed=11)[0])
+        rest, grpc_address = f"127.0.0.1:{options.rest_api_port}", f"127.0.0.1:{options.port}"
+        soak = Soak(rest, grpc_address, "tiny", image, server.proc.pid)
+        result = soak.run(requests, concurrency, max_seconds, **run)
+        result["server_alive"] = server.proc.poll() is None
     return result
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -100,6 +102,46 @@ def http(method: str, url: str, body=None, timeout: float = 60) -> tuple[int, di
         return status, json.loads(text)
     except ValueError:
         return status, text
+
+
+class ServerProcess:
+    """The embedded server for `options` in a process of its own (so its RSS is its own and
+    client and server share no GIL), as a context manager: entering waits until the model's
+    status answers 200, leaving stops it. stderr goes to `log_path`, or nowhere."""
+
+    def __init__(self, options: ServerOptions, log_path: str | None = None, startup_seconds=300):
+        from .launch import embedded_command
+
+        self.options, self.log_path, self.startup_seconds = options, log_path, startup_seconds
+        self.rest_port, self.grpc_port = options.rest_api_port, options.port
+        self._log = open(log_path, "w") if log_path else subprocess.DEVNULL
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self.proc = subprocess.Popen(
+            embedded_command(options), env=env, stdout=subprocess.DEVNULL, stderr=self._log
+        )
+
+    def _up(self) -> bool:
+        try:
+            url = f"http://127.0.0.1:{self.rest_port}/v1/models/{self.options.model_name}"
+            return http("GET", url, timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def __enter__(self):
+        if wait_for(lambda: self.proc.poll() is not None or self._up(), self.startup_seconds):
+            if self.proc.poll() is None:
+                return self
+            problem = "the embedded server exited during start-up"
+        else:
+            problem = f"the embedded server did not start within {self.startup_seconds} s"
+        self.__exit__()
+        raise RuntimeError(problem + (f"; see {self.log_path}" if self.log_path else ""))
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=120)
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
 
 
 def wait_for(predicate, timeout: float = 60.0) -> bool:
