@@ -22,6 +22,7 @@ with 138 (transient: retry), a signalled one with 128 + the signal.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 import keras
@@ -49,13 +50,29 @@ class GracefulStop(keras.callbacks.Callback):
         if threading.current_thread() is threading.main_thread():  # else signal() refuses
             for sig in NAMES:
                 self._previous[sig] = signal.signal(sig, self._handle)
+            self._unraisable, sys.unraisablehook = sys.unraisablehook, self._unraisablehook
         return self
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        if self._previous:
+            sys.unraisablehook = self._unraisable
         self._previous.clear()
         return False
+
+    def _unraisablehook(self, unraisable):
+        """A signal can land while Python runs a garbage-collector callback or a finaliser,
+        where the handler's exception cannot propagate: Python would print it as "Exception
+        ignored" with a traceback and go on. The signal is recorded (`signum`), so training
+        stops after its next step, with a backup; say that in one line instead."""
+        if not isinstance(unraisable.exc_value, Interrupted):
+            return self._unraisable(unraisable)
+        print(
+            f"{NAMES.get(self.signum, 'a signal')} arrived inside a garbage-collector callback, "
+            "where it cannot stop the run at once: training stops after its next step, if any.",
+            file=sys.stderr,
+        )
 
     def _handle(self, signum, frame):
         if self.in_fit and self.signum is None:
