@@ -135,9 +135,9 @@ def phase(log: str, epochs: int) -> str:
     return "final save and evaluation"
 
 
-def run_and_signal(cmd, rng, sig, outfile):
+def run_and_signal(cmd, rng, sig, outfile, within: float = 8.0):
     """Starts `cmd` and sends `sig` at a random moment: one time in five during start-up,
-    otherwise 0-8 s after training begins (a whole run trains for about 10 s). Returns
+    otherwise 0-`within` s after training begins (a whole run trains for about 10 s). Returns
     (returncode, stdout, stderr); the log ("resuming at step N", progress) is stderr."""
     with open(outfile, "w+") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.PIPE)
@@ -145,7 +145,7 @@ def run_and_signal(cmd, rng, sig, outfile):
         if rng.random() < 0.2:
             wait = rng.uniform(0.5, 6.0)
         else:
-            wait = rng.uniform(0.0, 8.0)
+            wait = rng.uniform(0.0, within)
             for raw in proc.stderr:  # until training is about to start (or the run ended)
                 lines.append(raw.decode())
                 if " on digits: " in lines[-1]:
